@@ -1,0 +1,23 @@
+"""Errors of the review store and API (see `schemas.exceptions` for the whole tree)."""
+
+from __future__ import annotations
+
+from schemas.exceptions import CanhbaoError
+
+__all__ = ["AlertNotFound", "AlertingError", "DecisionConflict", "StoreError"]
+
+
+class AlertingError(CanhbaoError):
+    """Review store and API errors."""
+
+
+class StoreError(AlertingError):
+    """The store could not read or write (disk, corruption, locked database)."""
+
+
+class AlertNotFound(AlertingError):
+    pass
+
+
+class DecisionConflict(AlertingError):
+    """The alert was decided (or changed) by someone else first; nothing was overwritten."""

@@ -1,0 +1,21 @@
+"""Review store backends behind one interface."""
+
+from alerting.store.base import (
+    AlertDetail,
+    AlertPage,
+    AlertQuery,
+    AlertStore,
+    DedupSeed,
+    StoredBatch,
+)
+from alerting.store.sqlite import SQLiteStore
+
+__all__ = [
+    "AlertDetail",
+    "AlertPage",
+    "AlertQuery",
+    "AlertStore",
+    "DedupSeed",
+    "SQLiteStore",
+    "StoredBatch",
+]

@@ -1,0 +1,96 @@
+"""The review store interface: one contract, one real implementation per backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from schemas import (
+    Alert,
+    AlertStatus,
+    AnalystDecision,
+    AuditEvent,
+    Classification,
+    DeadLetter,
+    Label,
+    NormalizedPost,
+    Platform,
+    Severity,
+)
+
+__all__ = ["AlertDetail", "AlertPage", "AlertQuery", "AlertStore", "DedupSeed", "StoredBatch"]
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    posts: Sequence[NormalizedPost] = ()
+    duplicates: Sequence[NormalizedPost] = ()
+    classifications: Sequence[Classification] = ()
+    alerts: Sequence[Alert] = ()
+    dead_letters: Sequence[DeadLetter] = ()
+    signatures: dict[str, bytes | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    status: AlertStatus | None = None
+    label: Label | None = None
+    severity: Severity | None = None
+    platform: Platform | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alerts: list[Alert]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AlertDetail:
+    alert: Alert
+    post: NormalizedPost
+    classification: Classification | None
+    duplicates: list[NormalizedPost]
+    decisions: list[AnalystDecision]
+
+
+@dataclass(frozen=True)
+class DedupSeed:
+    post_id: str
+    content_hash: str
+    signature: bytes | None
+    cluster_id: str
+
+
+class AlertStore(Protocol):
+    def write_batch(self, batch: StoredBatch) -> int:
+        """Store one processed batch atomically and idempotently; return alerts newly queued."""
+
+    def list_alerts(self, query: AlertQuery) -> AlertPage: ...
+
+    def get_alert(self, alert_id: str) -> AlertDetail: ...
+
+    def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
+        """Apply an analyst's decision, or raise `DecisionConflict` without changing anything."""
+
+    def audit_log(
+        self, target: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[AuditEvent]: ...
+
+    def verify_audit_chain(self) -> int:
+        """Re-hash the whole audit log; return its length or raise `StoreError`."""
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
+        """The most recent posts, oldest first, to warm a dedup index."""
+
+    def counts(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,556 @@
+"""The SQLite review store of the embedded mode (WAL; one writer at a time, readers never block).
+
+Writes are idempotent: posts, classifications and alerts are keyed by the post id, so a batch
+replayed after a crash changes nothing. Decisions and the audit log are append-only, enforced by
+triggers, and the audit log is hash-chained.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
+from alerting.store.base import (
+    AlertDetail,
+    AlertPage,
+    AlertQuery,
+    DedupSeed,
+    StoredBatch,
+)
+from schemas import (
+    GENESIS_HASH,
+    Alert,
+    AlertStatus,
+    AnalystDecision,
+    AuditAction,
+    AuditEvent,
+    Classification,
+    DeadLetter,
+    DecisionAction,
+    DuplicateKind,
+    NormalizedPost,
+    chain_hash,
+    utc_now,
+)
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+    post_id TEXT PRIMARY KEY,
+    platform TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    language TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    signature BLOB,
+    cluster_id TEXT NOT NULL,
+    duplicate_of TEXT,
+    duplicate_kind TEXT,
+    collected_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS posts_duplicate_of ON posts (duplicate_of);
+CREATE INDEX IF NOT EXISTS posts_cluster ON posts (cluster_id);
+
+CREATE TABLE IF NOT EXISTS classifications (
+    post_id TEXT PRIMARY KEY REFERENCES posts (post_id),
+    model_version TEXT NOT NULL,
+    skipped TEXT,
+    record TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    alert_id TEXT PRIMARY KEY,
+    post_id TEXT NOT NULL REFERENCES posts (post_id),
+    status TEXT NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    platform TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_queue
+    ON alerts (severity_rank DESC, created_at DESC, alert_id DESC);
+CREATE INDEX IF NOT EXISTS alerts_status_queue
+    ON alerts (status, severity_rank DESC, created_at DESC, alert_id DESC);
+
+CREATE TABLE IF NOT EXISTS alert_labels (
+    alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+    label TEXT NOT NULL,
+    PRIMARY KEY (label, alert_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id TEXT NOT NULL REFERENCES alerts (alert_id),
+    action TEXT NOT NULL,
+    analyst TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_alert ON decisions (alert_id);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_target ON audit_log (target, seq);
+
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    reason_code TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+"""
+
+_DECIDABLE = {AlertStatus.PENDING, AlertStatus.ESCALATED}
+_OUTCOME = {
+    DecisionAction.CONFIRM: (AlertStatus.CONFIRMED, AuditAction.ALERT_CONFIRMED),
+    DecisionAction.DISMISS: (AlertStatus.DISMISSED, AuditAction.ALERT_DISMISSED),
+    DecisionAction.ESCALATE: (AlertStatus.ESCALATED, AuditAction.ALERT_ESCALATED),
+}
+
+
+def _encode_cursor(rank: int, created_at: str, alert_id: str) -> str:
+    raw = json.dumps([rank, created_at, alert_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str, str]:
+    try:
+        rank, created_at, alert_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return int(rank), str(created_at), str(alert_id)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"invalid cursor: {exc}") from None
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL-safe
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise StoreError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as exc:
+                cur.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"SQLite write failed: {exc}") from exc
+                raise
+
+    def _read(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    # audit ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _append_audit(
+        cur: sqlite3.Cursor,
+        *,
+        actor: str,
+        action: AuditAction,
+        target: str,
+        reason: str | None,
+        details: dict[str, Any],
+        at: str,
+    ) -> None:
+        last = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        digest = chain_hash(
+            prev,
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action.value,
+            target=target,
+            reason=reason,
+            details=details,
+        )
+        cur.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, target, reason, details, prev_hash,"
+            " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                at,
+                actor,
+                action.value,
+                target,
+                reason,
+                json.dumps(details, ensure_ascii=False, sort_keys=True),
+                prev,
+                digest,
+            ),
+        )
+
+    # writes -----------------------------------------------------------------------------
+
+    def write_batch(self, batch: StoredBatch) -> int:
+        new_alerts = 0
+        with self._write() as cur:
+            # A re-collected post (same platform id) adds nothing to keep; duplicates that are
+            # other posts are stored, as evidence of spread, pointing at their first sighting.
+            sightings = [
+                d for d in batch.duplicates if d.duplicate_kind is not DuplicateKind.SAME_POST
+            ]
+            for post in [*batch.posts, *sightings]:
+                cur.execute(
+                    "INSERT OR IGNORE INTO posts (post_id, platform, source_id, url, language,"
+                    " content_hash, signature, cluster_id, duplicate_of, duplicate_kind,"
+                    " collected_at, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        post.post_id,
+                        post.raw.platform.value,
+                        post.raw.source_id,
+                        post.raw.url,
+                        post.language,
+                        post.content_hash,
+                        batch.signatures.get(post.post_id),
+                        post.cluster_id,
+                        post.duplicate_of,
+                        post.duplicate_kind.value if post.duplicate_kind else None,
+                        post.raw.collected_at.isoformat(),
+                        post.model_dump_json(),
+                    ),
+                )
+            for result in batch.classifications:
+                cur.execute(
+                    "INSERT OR IGNORE INTO classifications (post_id, model_version, skipped,"
+                    " record) VALUES (?, ?, ?, ?)",
+                    (
+                        result.post_id,
+                        result.model_version,
+                        result.skipped.value if result.skipped else None,
+                        result.model_dump_json(),
+                    ),
+                )
+            platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
+            for alert in batch.alerts:
+                cur.execute(
+                    "INSERT OR IGNORE INTO alerts (alert_id, post_id, status, severity_rank,"
+                    " platform, cluster_id, created_at, version, record)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        alert.alert_id,
+                        alert.post_id,
+                        alert.status.value,
+                        alert.severity.rank,
+                        platforms.get(alert.post_id, "other"),
+                        alert.cluster_id,
+                        alert.created_at.isoformat(),
+                        alert.version,
+                        alert.model_dump_json(),
+                    ),
+                )
+                if cur.rowcount == 0:
+                    continue  # replayed batch: the alert and its audit entry exist already
+                new_alerts += 1
+                cur.executemany(
+                    "INSERT INTO alert_labels (alert_id, label) VALUES (?, ?)",
+                    [(alert.alert_id, label.value) for label in alert.labels],
+                )
+                self._append_audit(
+                    cur,
+                    actor=f"system:{alert.model_version}",
+                    action=AuditAction.ALERT_CREATED,
+                    target=alert.alert_id,
+                    reason=None,
+                    details={
+                        "labels": [label.value for label in alert.labels],
+                        "severity": alert.severity.value,
+                    },
+                    at=alert.created_at.isoformat(),
+                )
+            for letter in batch.dead_letters:
+                cur.execute(
+                    "INSERT INTO dead_letters (at, reason_code, origin, record)"
+                    " VALUES (?, ?, ?, ?)",
+                    (
+                        letter.at.isoformat(),
+                        letter.reason_code.value,
+                        letter.origin,
+                        letter.model_dump_json(),
+                    ),
+                )
+        return new_alerts
+
+    def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
+        status, audit_action = _OUTCOME[decision.action]
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT record FROM alerts WHERE alert_id = ?", (decision.alert_id,)
+            ).fetchone()
+            if row is None:
+                raise AlertNotFound(decision.alert_id)
+            alert = Alert.model_validate_json(row[0])
+            if expected_version is not None and alert.version != expected_version:
+                raise DecisionConflict(
+                    f"{alert.alert_id} is at version {alert.version}, not {expected_version}:"
+                    " it changed since you loaded it"
+                )
+            if alert.status not in _DECIDABLE:
+                raise DecisionConflict(f"{alert.alert_id} is already {alert.status.value}")
+            if (
+                decision.action is DecisionAction.ESCALATE
+                and alert.status is not AlertStatus.PENDING
+            ):
+                raise DecisionConflict(f"{alert.alert_id} is already escalated")
+            updated = alert.model_copy(
+                update={
+                    "status": status,
+                    "updated_at": decision.decided_at,
+                    "version": alert.version + 1,
+                }
+            )
+            cur.execute(
+                "UPDATE alerts SET status = ?, version = ?, record = ?"
+                " WHERE alert_id = ? AND version = ?",
+                (
+                    status.value,
+                    updated.version,
+                    updated.model_dump_json(),
+                    alert.alert_id,
+                    alert.version,
+                ),
+            )
+            if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; kept as a guard
+                raise DecisionConflict(f"{alert.alert_id} changed while deciding")
+            at = decision.decided_at.isoformat()
+            cur.execute(
+                "INSERT INTO decisions (alert_id, action, analyst, decided_at, record)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    alert.alert_id,
+                    decision.action.value,
+                    decision.analyst,
+                    at,
+                    decision.model_dump_json(),
+                ),
+            )
+            details: dict[str, Any] = {"from": alert.status.value, "to": status.value}
+            if decision.category is not None:
+                details["category"] = decision.category.value
+            if decision.destinations:
+                details["destinations"] = list(decision.destinations)
+            if decision.fact_check_url:
+                details["fact_check_url"] = decision.fact_check_url
+            self._append_audit(
+                cur,
+                actor=decision.analyst,
+                action=audit_action,
+                target=alert.alert_id,
+                reason=decision.reason,
+                details=details,
+                at=at,
+            )
+        return updated
+
+    # reads ------------------------------------------------------------------------------
+
+    def list_alerts(self, query: AlertQuery) -> AlertPage:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.status is not None:
+            where.append("a.status = ?")
+            params.append(query.status.value)
+        if query.severity is not None:
+            where.append("a.severity_rank = ?")
+            params.append(query.severity.rank)
+        if query.platform is not None:
+            where.append("a.platform = ?")
+            params.append(query.platform.value)
+        if query.label is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM alert_labels l"
+                " WHERE l.label = ? AND l.alert_id = a.alert_id)"
+            )
+            params.append(query.label.value)
+        if query.since is not None:
+            where.append("a.created_at >= ?")
+            params.append(query.since.isoformat())
+        if query.until is not None:
+            where.append("a.created_at < ?")
+            params.append(query.until.isoformat())
+        if query.cursor:
+            where.append("(a.severity_rank, a.created_at, a.alert_id) < (?, ?, ?)")
+            params.extend(_decode_cursor(query.cursor))
+        limit = max(1, min(query.limit, 500))
+        # Only fixed SQL fragments are joined here; every value travels as a parameter.
+        sql = (
+            "SELECT a.severity_rank, a.created_at, a.alert_id, a.record FROM alerts a"  # noqa: S608
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY a.severity_rank DESC, a.created_at DESC, a.alert_id DESC LIMIT ?"
+        )
+        rows = self._read(sql, [*params, limit + 1])
+        alerts = [Alert.model_validate_json(r[3]) for r in rows[:limit]]
+        cursor = _encode_cursor(*rows[limit - 1][:3]) if len(rows) > limit else None
+        return AlertPage(alerts, cursor)
+
+    def get_alert(self, alert_id: str) -> AlertDetail:
+        rows = self._read(
+            "SELECT a.record, p.record, c.record FROM alerts a JOIN posts p USING (post_id)"
+            " LEFT JOIN classifications c USING (post_id) WHERE a.alert_id = ?",
+            (alert_id,),
+        )
+        if not rows:
+            raise AlertNotFound(alert_id)
+        alert_json, post_json, class_json = rows[0]
+        alert = Alert.model_validate_json(alert_json)
+        duplicates = [
+            NormalizedPost.model_validate_json(r[0])
+            for r in self._read(
+                "SELECT record FROM posts WHERE duplicate_of = ? ORDER BY collected_at LIMIT 200",
+                (alert.post_id,),
+            )
+        ]
+        decisions = [
+            AnalystDecision.model_validate_json(r[0])
+            for r in self._read(
+                "SELECT record FROM decisions WHERE alert_id = ? ORDER BY id", (alert_id,)
+            )
+        ]
+        return AlertDetail(
+            alert=alert,
+            post=NormalizedPost.model_validate_json(post_json),
+            classification=Classification.model_validate_json(class_json) if class_json else None,
+            duplicates=duplicates,
+            decisions=decisions,
+        )
+
+    def audit_log(
+        self, target: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[AuditEvent]:
+        sql = (
+            "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash FROM audit_log"
+        )
+        sql += " WHERE seq > ?" + (" AND target = ?" if target else "") + " ORDER BY seq LIMIT ?"
+        params: list[Any] = [after_seq, *([target] if target else []), max(1, min(limit, 1000))]
+        return [
+            AuditEvent.model_validate_json(
+                json.dumps(
+                    {
+                        "seq": r[0],
+                        "at": r[1],
+                        "actor": r[2],
+                        "action": r[3],
+                        "target": r[4],
+                        "reason": r[5],
+                        "details": json.loads(r[6]),
+                        "prev_hash": r[7],
+                        "hash": r[8],
+                    }
+                )
+            )
+            for r in self._read(sql, params)
+        ]
+
+    def verify_audit_chain(self) -> int:
+        prev, count = GENESIS_HASH, 0
+        rows = self._read(
+            "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash"
+            " FROM audit_log ORDER BY seq"
+        )
+        for seq, at, actor, action, target, reason, details, prev_hash, digest in rows:
+            expected = chain_hash(
+                prev,
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                target=target,
+                reason=reason,
+                details=json.loads(details),
+            )
+            if prev_hash != prev or digest != expected or seq != count + 1:
+                raise StoreError(f"audit log chain broken at entry {seq}")
+            prev, count = digest, count + 1
+        return count
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._read("SELECT record FROM dead_letters ORDER BY id LIMIT ?", (limit,))
+        return [DeadLetter.model_validate_json(r[0]) for r in rows]
+
+    def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
+        rows = self._read(
+            "SELECT post_id, content_hash, signature, cluster_id FROM ("
+            " SELECT rowid, * FROM posts WHERE duplicate_kind IS NULL ORDER BY rowid DESC LIMIT ?"
+            ") ORDER BY rowid",
+            (limit,),
+        )
+        for post_id, digest, signature, cluster_id in rows:
+            yield DedupSeed(post_id, digest, signature, cluster_id)
+
+    def counts(self) -> dict[str, Any]:
+        def grouped(sql: str) -> dict[str, int]:
+            return {str(k): int(v) for k, v in self._read(sql)}
+
+        return {
+            "posts": self._read("SELECT count(*) FROM posts WHERE duplicate_kind IS NULL")[0][0],
+            "duplicates": self._read("SELECT count(*) FROM posts WHERE duplicate_kind IS NOT NULL")[
+                0
+            ][0],
+            "alerts": grouped("SELECT status, count(*) FROM alerts GROUP BY status"),
+            "dead_letters": grouped(
+                "SELECT reason_code, count(*) FROM dead_letters GROUP BY reason_code"
+            ),
+            "audit_events": self._read("SELECT count(*) FROM audit_log")[0][0],
+            "checked_at": utc_now().isoformat(),
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,3 @@
+from canhbao.cli import main
+
+main()

@@ -1,0 +1,220 @@
+"""The `canhbao` command line: one entry point for every part of the system."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from canhbao.settings import Settings
+from schemas.exceptions import CanhbaoError
+
+log = logging.getLogger("canhbao")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+train_app = typer.Typer(no_args_is_help=True, help="Train models.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (final line: key=value …).")
+schemas_app = typer.Typer(no_args_is_help=True, help="Record contracts.")
+audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit log.")
+app.add_typer(train_app, name="train")
+app.add_typer(bench_app, name="bench")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(audit_app, name="audit")
+
+EXIT_REJECTED = 3  # the run completed, and some records went to the dead letters
+
+
+def _settings() -> Settings:
+    from canhbao.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+def _serve(settings: Settings, host: str, port: int, registry: object | None = None) -> None:
+    import uvicorn
+
+    from alerting.api import create_app
+    from canhbao.wiring import open_store
+
+    tokens = dict(settings.review_tokens)
+    if not tokens:
+        token = secrets.token_urlsafe(24)
+        tokens = {token: "analyst"}
+        typer.echo(
+            "No CANHBAO_REVIEW_TOKENS set: a one-off token for analyst 'analyst':\n"
+            f"  Authorization: Bearer {token}",
+            err=True,
+        )
+    store = open_store(settings)
+    api = create_app(
+        store,
+        tokens=tokens,
+        destinations=settings.destinations,
+        registry=registry,  # type: ignore[arg-type]
+    )
+    typer.echo(f"Review API on http://{host}:{port}/api/alerts (docs: /docs)", err=True)
+    uvicorn.run(api, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def run(
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="JSONL of posts; default: bundled sample")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="stop after N records")] = None,
+    serve: Annotated[bool, typer.Option(help="then serve the review API")] = False,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    as_json: Annotated[bool, typer.Option("--json", help="summary as JSON")] = False,
+) -> None:
+    """Run the embedded pipeline (no servers) over a file of posts and print the summary.
+
+    Exit status: 0 all records accounted for and none rejected; 3 completed, but some records
+    went to the dead letters (see the summary); 1 the run failed."""
+    from canhbao.wiring import build_context, load_classifier, open_store
+    from ingest import read_jsonl, sample_posts_path
+    from stream_jobs.embedded import EmbeddedRunner
+
+    settings = _settings()
+    path = input_file or sample_posts_path()
+    try:
+        classifier = load_classifier(settings)
+        store = open_store(settings)
+        runner = EmbeddedRunner(
+            build_context(settings, classifier), store, batch_size=settings.batch_size
+        )
+        seeded = runner.warm_up(settings.dedup_capacity)
+        log.info("run starting", extra={"input": str(path), "dedup_seeded": seeded})
+        summary = runner.run(read_jsonl(path, limit))
+        store.close()
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(f"canhbao run: {path}")
+        typer.echo(summary.render())
+        typer.echo(f"store: {settings.store_path}")
+    if serve:
+        _serve(settings, host, port, runner.metrics.registry)
+    if summary.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve the review API over the existing store."""
+    _serve(_settings(), host, port)
+
+
+@train_app.command("baseline")
+def train_baseline_cmd(
+    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
+    seed: int = 13,
+    target_precision: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.6,
+) -> None:
+    """Train every head of the fast CPU model and write its model card."""
+    from classifiers.baseline import TrainingOptions, train_baseline
+
+    settings = _settings()
+    data_dir = data or settings.datasets_dir
+    out_dir = out or settings.baseline_dir
+    try:
+        model = train_baseline(
+            data_dir,
+            out_dir,
+            TrainingOptions(seed=seed, target_precision=target_precision),
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"model {model.version} written to {out_dir}")
+    for name, head in model.card["heads"].items():
+        dev = head["dev"]
+        auc = f" roc_auc={dev['roc_auc']}" if dev.get("roc_auc") is not None else ""
+        typer.echo(f"  {name:15s} dev macro_f1={dev['macro_f1']}{auc} ece={dev['ece']}")
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Annotated[
+        str, typer.Option(help="vihsd|victsd|reintel|viclickbait|vispamreviews|vihos")
+    ],
+    file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
+    model: Annotated[Path | None, typer.Option(help="model folder")] = None,
+) -> None:
+    """Evaluate a model on a labelled file; prints one JSON object."""
+    from classifiers.baseline import BaselineModel
+    from classifiers.evaluate import evaluate
+
+    settings = _settings()
+    try:
+        classifier = BaselineModel.load(model or settings.baseline_dir)
+        report = evaluate(
+            classifier,
+            dataset,
+            file,
+            progress=lambda done, total: typer.echo(f"\r{done}/{total}", err=True, nl=False),
+        )
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo("", err=True)
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+@bench_app.command("pipeline")
+def bench_pipeline_cmd(
+    posts: Annotated[int, typer.Option(min=100)] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+) -> None:
+    """Synthetic posts through the embedded pipeline with the baseline model."""
+    from canhbao.bench import bench_pipeline
+
+    try:
+        result = bench_pipeline(_settings(), posts, batch_size)
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Path) -> None:
+    """Write the JSON Schema of every record contract into DIRECTORY."""
+    from schemas import export_json_schemas
+
+    for path in export_json_schemas(directory):
+        typer.echo(str(path))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Re-hash the audit log and check its chain."""
+    from canhbao.wiring import open_store
+
+    settings = _settings()
+    try:
+        store = open_store(settings)
+        count = store.verify_audit_chain()
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"audit log intact: {count} entries")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,61 @@
+"""Configuration: one frozen settings object, from `CANHBAO_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_pseudonym_key"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CANHBAO_", frozen=True, extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="runtime data: store, keys, models")
+    datasets_dir: Path = Field(Path("../shared/datasets"), description="labelled datasets")
+    db_path: Path | None = Field(None, description="SQLite store; default DATA_DIR/canhbao.db")
+    model_dir: Path | None = Field(
+        None, description="baseline model; default DATA_DIR/models/baseline"
+    )
+    max_text_bytes: int = Field(100_000, ge=1_000)
+    batch_size: int = Field(256, ge=1, le=10_000)
+    dedup_capacity: int = Field(200_000, ge=1_000)
+    dedup_min_jaccard: float = Field(0.6, gt=0.0, le=1.0)
+    pseudonym_key: SecretStr | None = Field(
+        None, description="HMAC key for author handles; default: generated into DATA_DIR"
+    )
+    review_tokens: dict[str, str] = Field(
+        default_factory=dict, description='bearer token → analyst name, e.g. {"s3cret": "lan"}'
+    )
+    destinations: tuple[str, ...] = ("cong_an", "so_tttt")
+    log_level: str = "INFO"
+    log_format: str = Field("json", pattern="^(json|text)$")
+
+    @property
+    def store_path(self) -> Path:
+        return self.db_path or self.data_dir / "canhbao.db"
+
+    @property
+    def baseline_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models" / "baseline"
+
+
+def load_pseudonym_key(settings: Settings) -> bytes:
+    """The configured key, or one generated once into DATA_DIR (mode 0600) and reused after.
+
+    Reusing it matters: under a new key the same handle maps to a new reference."""
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value().encode("utf-8")
+    path = settings.data_dir / "pseudonym.key"
+    if path.exists():
+        return path.read_bytes().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,32 @@
+"""Builds the embedded pipeline from settings: the one place where real objects are chosen."""
+
+from __future__ import annotations
+
+from alerting.store import SQLiteStore
+from canhbao.settings import Settings, load_pseudonym_key
+from classifiers import Classifier
+from classifiers.baseline import BaselineModel
+from stream_jobs.dedup import DedupIndex
+from stream_jobs.parse import ParseLimits
+from stream_jobs.pipeline import PipelineContext
+from stream_jobs.routing import RoutingPolicy
+
+__all__ = ["build_context", "load_classifier", "open_store"]
+
+
+def load_classifier(settings: Settings) -> Classifier:
+    return BaselineModel.load(settings.baseline_dir)
+
+
+def open_store(settings: Settings) -> SQLiteStore:
+    return SQLiteStore(settings.store_path)
+
+
+def build_context(settings: Settings, classifier: Classifier) -> PipelineContext:
+    return PipelineContext(
+        classifier=classifier,
+        dedup=DedupIndex(capacity=settings.dedup_capacity, min_jaccard=settings.dedup_min_jaccard),
+        policy=RoutingPolicy(),
+        limits=ParseLimits(max_text_bytes=settings.max_text_bytes),
+        pseudonym_key=load_pseudonym_key(settings),
+    )

@@ -1,0 +1,247 @@
+"""The baseline multi-head linear model: load, save, predict.
+
+Weights are plain arrays in `.npz` files next to a JSON model card, never pickles: loading a
+model cannot run code, and the card says exactly what was trained on what.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from classifiers.base import ClassifierInput
+from classifiers.baseline.features import FeatureConfig, Featurizer, word_ngrams
+from classifiers.baseline.heads import HEADS, HeadSpec, meta_features
+from classifiers.exceptions import ClassifierError, ModelNotFoundError
+from classifiers.text import detect_language, text_for_model
+from schemas import Classification, Evidence, EvidenceKind, Label, SkipReason, utc_now
+
+__all__ = ["MODEL_NAME", "BaselineModel", "LinearHead"]
+
+MODEL_NAME = "canhbao-baseline"
+CARD_FILE = "model.json"
+_EVIDENCE_PER_LABEL = 5
+_MIN_LETTERS = 2
+
+
+@dataclass
+class LinearHead:
+    spec: HeadSpec
+    coef: np.ndarray  # (k, n_features); k = 1 for a binary head
+    intercept: np.ndarray  # (k,)
+    meta_coef: np.ndarray | None  # (k, len(META_FEATURES))
+    thresholds: dict[Label, float]
+
+    def proba(self, x: sp.csr_matrix, meta: np.ndarray | None) -> np.ndarray:
+        logits = np.asarray(x @ self.coef.T) + self.intercept
+        if self.meta_coef is not None and meta is not None:
+            logits = logits + meta @ self.meta_coef.T
+        if logits.shape[1] == 1:
+            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.column_stack([1.0 - positive, positive])
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        result: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return result
+
+    def class_weights(self, class_index: int) -> np.ndarray:
+        """Per-feature weight towards `class_index` (binary heads: the positive class)."""
+        if self.coef.shape[0] == 1:
+            row: np.ndarray = self.coef[0]
+            return row if class_index == 1 else -row
+        weights: np.ndarray = self.coef[class_index] - self.coef.mean(axis=0)
+        return weights
+
+
+class BaselineModel:
+    """Fast CPU classifier: one hashed TF-IDF transform, one linear head per task."""
+
+    def __init__(
+        self, featurizer: Featurizer, heads: Sequence[LinearHead], card: dict[str, Any]
+    ) -> None:
+        self.featurizer = featurizer
+        self.heads = list(heads)
+        self.card = card
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    @property
+    def version(self) -> str:
+        return str(self.card.get("version", "unversioned"))
+
+    @property
+    def thresholds(self) -> dict[Label, float]:
+        return {label: t for head in self.heads for label, t in head.thresholds.items()}
+
+    # persistence --------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, directory: Path) -> BaselineModel:
+        card_path = directory / CARD_FILE
+        if not card_path.is_file():
+            raise ModelNotFoundError(
+                f"no baseline model in {directory}: run `canhbao train baseline --out {directory}`"
+            )
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            config = FeatureConfig(**card["features"])
+            with np.load(directory / "features.npz") as arrays:
+                featurizer = Featurizer(config, idf=arrays["idf"])
+            heads = []
+            specs = {spec.name: spec for spec in HEADS}
+            for name, head_card in card["heads"].items():
+                with np.load(directory / f"head_{name}.npz") as arrays:
+                    coef = sp.csr_matrix(
+                        (arrays["data"], arrays["indices"], arrays["indptr"]),
+                        shape=tuple(arrays["shape"]),
+                    ).toarray()
+                    meta = arrays["meta_coef"] if "meta_coef" in arrays.files else None
+                    heads.append(
+                        LinearHead(
+                            spec=specs[name],
+                            coef=coef.astype(np.float32),
+                            intercept=arrays["intercept"].astype(np.float32),
+                            meta_coef=meta,
+                            thresholds={
+                                Label(k): float(v) for k, v in head_card["thresholds"].items()
+                            },
+                        )
+                    )
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ClassifierError(f"cannot load baseline model from {directory}: {exc}") from exc
+        return cls(featurizer, heads, card)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        assert self.featurizer.idf is not None
+        np.savez_compressed(directory / "features.npz", idf=self.featurizer.idf)
+        for head in self.heads:
+            sparse = sp.csr_matrix(head.coef)  # most hashed columns never occur in training
+            arrays: dict[str, np.ndarray] = {
+                "data": sparse.data,
+                "indices": sparse.indices,
+                "indptr": sparse.indptr,
+                "shape": np.array(sparse.shape),
+                "intercept": head.intercept,
+            }
+            if head.meta_coef is not None:
+                arrays["meta_coef"] = head.meta_coef
+            np.savez_compressed(directory / f"head_{head.spec.name}.npz", **arrays)  # type: ignore[arg-type]
+        (directory / CARD_FILE).write_text(
+            json.dumps(self.card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+    # prediction ---------------------------------------------------------------------------
+
+    def predict(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
+        now = utc_now()
+        thresholds = self.thresholds
+        model_texts = [text_for_model(item.text) for item in batch]
+        skipped: dict[int, SkipReason] = {}
+        for i, (item, model_text) in enumerate(zip(batch, model_texts, strict=True)):
+            if sum(1 for c in model_text if c.isalpha()) < _MIN_LETTERS:
+                skipped[i] = SkipReason.NO_TEXT
+                continue
+            language = item.language or detect_language(item.text).code
+            if language != "vi":
+                skipped[i] = SkipReason.NOT_VIETNAMESE
+        live = [i for i in range(len(batch)) if i not in skipped]
+        scores: list[dict[Label, float]] = [{} for _ in batch]
+        if live:
+            self._score(batch, model_texts, live, scores)
+        results = []
+        for i, item in enumerate(batch):
+            reason = skipped.get(i)
+            decided = [label for label, score in scores[i].items() if score >= thresholds[label]]
+            evidence = self._evidence(item.text, model_texts[i], decided) if reason is None else []
+            results.append(
+                Classification(
+                    post_id=item.post_id,
+                    model=self.name,
+                    model_version=self.version,
+                    scores=scores[i],
+                    thresholds=thresholds,
+                    labels=decided,
+                    evidence=evidence,
+                    skipped=reason,
+                    classified_at=now,
+                )
+            )
+        return results
+
+    def _score(
+        self,
+        batch: Sequence[ClassifierInput],
+        model_texts: list[str],
+        live: list[int],
+        scores: list[dict[Label, float]],
+    ) -> None:
+        x_text = self.featurizer.transform([model_texts[i] for i in live])
+        titled = [i for i in live if batch[i].title]
+        x_title = (
+            self.featurizer.transform([text_for_model(batch[i].title or "") for i in titled])
+            if titled
+            else None
+        )
+        meta = np.vstack([meta_features(batch[i].engagement, model_texts[i]) for i in live])
+        for head in self.heads:
+            if head.spec.source == "title":
+                if x_title is None:
+                    continue
+                rows, proba = titled, head.proba(x_title, None)
+            else:
+                rows, proba = live, head.proba(x_text, meta if head.spec.uses_meta else None)
+            kinds = head.spec.kinds
+            for row, probabilities in zip(rows, proba, strict=True):
+                if kinds is not None and batch[row].kind not in kinds:
+                    continue
+                for label, class_index in head.spec.labels.items():
+                    scores[row][label] = round(float(probabilities[class_index]), 6)
+
+    def _evidence(self, text: str, model_text: str, labels: list[Label]) -> list[Evidence]:
+        """The word n-grams that pushed each decided label up most, located in `text`."""
+        if not labels:
+            return []
+        ngrams = sorted(set(word_ngrams(model_text)))
+        columns = np.array([self.featurizer.word_column(g) for g in ngrams], dtype=np.int64)
+        assert self.featurizer.idf is not None
+        idf = self.featurizer.idf[columns]
+        evidence: list[Evidence] = []
+        for label in labels:
+            head = next(h for h in self.heads if label in h.spec.labels)
+            if head.spec.source == "title":
+                continue  # headline evidence would point into another field
+            weights = head.class_weights(head.spec.labels[label])[columns] * idf
+            for k in np.argsort(-weights)[:_EVIDENCE_PER_LABEL]:
+                if weights[k] <= 0:
+                    break
+                span = _locate(text, ngrams[k])
+                evidence.append(
+                    Evidence(
+                        label=label,
+                        kind=EvidenceKind.NGRAM,
+                        text=ngrams[k],
+                        weight=round(float(weights[k]), 4),
+                        start=span[0] if span else None,
+                        end=span[1] if span else None,
+                    )
+                )
+        return evidence
+
+
+def _locate(text: str, ngram: str) -> tuple[int, int] | None:
+    words = [w for w in ngram.split(" ") if w]
+    if not words or any(w.startswith("<") for w in words):
+        return None
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)"
+    match = re.search(pattern, text, flags=re.IGNORECASE)
+    return match.span() if match else None

@@ -1,0 +1,19 @@
+"""Errors of the classifier layer (see `schemas.exceptions` for the whole tree)."""
+
+from __future__ import annotations
+
+from schemas.exceptions import CanhbaoError
+
+__all__ = ["ClassifierError", "DatasetError", "ModelNotFoundError"]
+
+
+class ClassifierError(CanhbaoError):
+    """Loading, training or running a model failed."""
+
+
+class ModelNotFoundError(ClassifierError):
+    """No trained model at the given location; `canhbao train baseline` builds one."""
+
+
+class DatasetError(ClassifierError):
+    """A dataset file is missing or not in its original column format."""

@@ -1,0 +1,87 @@
+"""Evaluation metrics, as reported by `canhbao eval` and written to model cards."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import roc_auc_score as _roc_auc
+
+__all__ = ["choose_threshold", "classification_report", "expected_calibration_error"]
+
+
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
+    """ECE of the predicted class's probability, equal-width bins."""
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y_true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        mask = (confidence > lo) & (confidence <= hi)
+        if mask.any():
+            total += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total)
+
+
+def classification_report(
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    proba: np.ndarray,
+    classes: Sequence[str],
+) -> dict[str, Any]:
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    labels = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    report: dict[str, Any] = {
+        "n": len(y_true),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=labels, average="macro")), 4),
+        "per_class": {
+            name: {
+                "precision": round(float(precision[i]), 4),
+                "recall": round(float(recall[i]), 4),
+                "f1": round(float(f1[i]), 4),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(classes)
+        },
+        "ece": round(expected_calibration_error(y_true, proba), 4),
+        "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+    if len(classes) == 2:
+        report["roc_auc"] = (
+            round(float(_roc_auc(y_true, proba[:, 1])), 4) if len(set(y_true)) == 2 else None
+        )
+    return report
+
+
+def choose_threshold(
+    y_true: np.ndarray, score: np.ndarray, target_precision: float
+) -> tuple[float, dict[str, float]]:
+    """The lowest threshold whose precision reaches `target_precision` (most recall at that
+    precision); if none does, the threshold with the best F1. Returns it with its dev numbers."""
+    order = np.argsort(-score)
+    sorted_scores = score[order]
+    hits = np.cumsum(y_true[order] == 1)
+    flagged = np.arange(1, len(score) + 1)
+    positives = max(int((y_true == 1).sum()), 1)
+    precision = hits / flagged
+    recall = hits / positives
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall + 1e-12), 0)
+    # Only cut between distinct scores, so ties are all in or all out.
+    distinct = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    ok = np.flatnonzero(distinct & (precision >= target_precision) & (hits >= 5))
+    k = int(ok[-1]) if ok.size else int(np.flatnonzero(distinct)[np.argmax(f1[distinct])])
+    threshold = float(sorted_scores[k])
+    return threshold, {
+        "threshold": round(threshold, 6),
+        "precision": round(float(precision[k]), 4),
+        "recall": round(float(recall[k]), 4),
+        "f1": round(float(f1[k]), 4),
+        "met_target_precision": bool(ok.size),
+    }

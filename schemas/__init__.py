@@ -1,0 +1,58 @@
+"""Record contracts: every message and row that crosses a boundary is one of these models."""
+
+from schemas._base import Contract, UtcDatetime, utc_now
+from schemas.alerts import (
+    DESTINATION_CONG_AN,
+    DESTINATION_SO_TTTT,
+    Alert,
+    AlertStatus,
+    AnalystDecision,
+    DecisionAction,
+    Destination,
+    Severity,
+)
+from schemas.audit import GENESIS_HASH, AuditAction, AuditEvent, chain_hash
+from schemas.classification import Classification, Evidence, EvidenceKind, Label, SkipReason
+from schemas.deadletter import DeadLetter, RejectReason
+from schemas.exceptions import CanhbaoError, ContractError
+from schemas.export import CONTRACTS, export_json_schemas
+from schemas.identity import AUTHOR_REF_PATTERN, post_id_for, pseudonymise_handle
+from schemas.posts import DuplicateKind, Engagement, NormalizedPost, Platform, PostKind, RawPost
+
+__all__ = [
+    "AUTHOR_REF_PATTERN",
+    "CONTRACTS",
+    "DESTINATION_CONG_AN",
+    "DESTINATION_SO_TTTT",
+    "GENESIS_HASH",
+    "Alert",
+    "AlertStatus",
+    "AnalystDecision",
+    "AuditAction",
+    "AuditEvent",
+    "CanhbaoError",
+    "Classification",
+    "Contract",
+    "ContractError",
+    "DeadLetter",
+    "DecisionAction",
+    "Destination",
+    "DuplicateKind",
+    "Engagement",
+    "Evidence",
+    "EvidenceKind",
+    "Label",
+    "NormalizedPost",
+    "Platform",
+    "PostKind",
+    "RawPost",
+    "RejectReason",
+    "Severity",
+    "SkipReason",
+    "UtcDatetime",
+    "chain_hash",
+    "export_json_schemas",
+    "post_id_for",
+    "pseudonymise_handle",
+    "utc_now",
+]

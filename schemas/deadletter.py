@@ -1,0 +1,43 @@
+"""Records the pipeline could not process, kept with their reason and original bytes."""
+
+from __future__ import annotations
+
+import base64
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from schemas._base import Contract, UtcDatetime
+
+__all__ = ["DeadLetter", "RejectReason"]
+
+
+class RejectReason(StrEnum):
+    INVALID_UTF8 = "invalid_utf8"
+    MALFORMED_JSON = "malformed_json"
+    NOT_AN_OBJECT = "not_an_object"
+    SCHEMA_VIOLATION = "schema_violation"  # missing fields, wrong types, bad values
+    EMPTY_TEXT = "empty_text"
+    TEXT_TOO_LARGE = "text_too_large"
+    CONTROL_CHARACTERS = "control_characters"
+    HTML_IN_TEXT = "html_in_text"
+    PROCESSING_ERROR = "processing_error"  # a stage failed on this record
+
+
+class DeadLetter(Contract):
+    schema_version: Literal[1] = 1
+    stage: str
+    reason_code: RejectReason
+    reason: str = Field(description="human-readable: what is wrong and where")
+    origin: str = Field(description="where the record came from: file:line, topic/partition@offset")
+    original_b64: str = Field(description="the record's original bytes, base64")
+    at: UtcDatetime
+
+    @property
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+    @staticmethod
+    def encode(original: bytes) -> str:
+        return base64.b64encode(original).decode("ascii")

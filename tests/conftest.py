@@ -1,0 +1,183 @@
+"""Shared fixtures: a tiny model trained on tiny datasets written in the original formats, so
+unit tests exercise the real training, loading and prediction code without the real data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerting.store import SQLiteStore
+from classifiers.baseline import BaselineModel, FeatureConfig, TrainingOptions, train_baseline
+from stream_jobs.dedup import DedupIndex
+from stream_jobs.parse import ParseLimits
+from stream_jobs.pipeline import PipelineContext
+from stream_jobs.routing import RoutingPolicy
+
+CLEAN = [
+    "hôm nay trời đẹp quá đi chơi thôi", "cảm ơn bạn đã chia sẻ thông tin hữu ích",
+    "bài viết rất hay và bổ ích", "chúc mọi người cuối tuần vui vẻ", "món này ngon lắm nha",
+    "giá cả hợp lý giao hàng nhanh", "mình sẽ ủng hộ tiếp", "thành phố đẹp về đêm",
+]  # fmt: skip
+OFFENSIVE = [
+    "ngu vãi cả chưởng", "đm nói nhảm vl", "câm mồm đi đồ ngu", "vcl thật sự luôn",
+    "nói như cc", "óc chó vãi",
+]  # fmt: skip
+HATE = [
+    "bọn bắc kỳ cút hết về quê", "lũ tàu khựa đáng chết hết", "bọn mọi rợ đốt hết đi",
+    "đuổi hết lũ đồng bóng ra đảo", "giết hết bọn chúng nó đi",
+]  # fmt: skip
+MISINFO = [
+    "khẩn cấp nước máy nhiễm độc không được uống chia sẻ ngay",
+    "bác sĩ giấu kín nước chanh chữa khỏi ung thư",
+    "tin nội bộ ngày mai phong tỏa toàn thành phố tích trữ gấp",
+]
+CLICKBAIT = [
+    "sốc cô gái làm điều này cả xóm ngỡ ngàng", "không thể tin nổi điều số 3",
+    "sự thật động trời khiến ai cũng rùng mình",
+]  # fmt: skip
+SPAM = [
+    "inbox nhận ngay mã giảm giá 50k", "shop uy tín nhất vào mua ngay kẻo hết",
+    "đánh giá cho có để nhận xu hahaha",
+]  # fmt: skip
+
+
+def _write(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _vary(rng: random.Random, text: str) -> str:
+    return f"{text} {rng.choice(['', 'nha', 'thật', 'luôn', 'quá', 'ạ'])} {rng.randint(1, 99)}"
+
+
+def write_tiny_datasets(root: Path, seed: int = 1) -> Path:
+    """~300 rows per task in each dataset's original column layout."""
+    rng = random.Random(seed)
+
+    def hsd_rows(n: int) -> list[list[Any]]:
+        rows: list[list[Any]] = []
+        for _ in range(n):
+            label = rng.choices([0, 1, 2], [6, 2, 2])[0]
+            pool = (CLEAN, OFFENSIVE, HATE)[label]
+            rows.append([_vary(rng, rng.choice(pool)), label])
+        return rows
+
+    _write(root / "vihsd/train.csv", ["free_text", "label_id"], hsd_rows(300))
+    _write(root / "vihsd/dev.csv", ["free_text", "label_id"], [*hsd_rows(120), ["", 0]])
+    _write(
+        root / "vlsp2019_hsd/train.csv",
+        ["", "id", "label_id", "free_text", "CLEAN", "OFFENSIVE", "HATE"],
+        [[i, f"train_{i}", lab, text, 0, 0, 0] for i, (text, lab) in enumerate(hsd_rows(100))],
+    )
+
+    def binary(pos: list[str], n: int) -> list[tuple[str, int]]:
+        out = []
+        for _ in range(n):
+            label = int(rng.random() < 0.35)
+            out.append((_vary(rng, rng.choice(pos if label else CLEAN)), label))
+        return out
+
+    for name, n in (("ViCTSD_train.csv", 300), ("ViCTSD_valid.csv", 120)):
+        _write(
+            root / "victsd" / name,
+            ["", "Comment", "Constructiveness", "Toxicity", "Title", "Topic"],
+            [[i, t, 0, y, "tiêu đề", "XaHoi"] for i, (t, y) in enumerate(binary(OFFENSIVE, n))],
+        )
+    _write(
+        root / "reintel/train.csv",
+        ["id", "user_name", "post_message", "timestamp_post", "num_like_post",
+         "num_comment_post", "num_share_post", "label"],
+        [
+            [i, "ab" * 16, t, 1588939166, rng.choice(["12", "", "3.0", "x"]), 5, "19.0", y]
+            for i, (t, y) in enumerate(binary(MISINFO, 300))
+        ],
+    )  # fmt: skip
+    _write(
+        root / "viclickbait/train.csv",
+        ["id", "url", "title", "lead_paragraph", "category", "publish_datetime", "source",
+         "thumbnail_url", "label"],
+        [
+            [f"a{i}", "https://x.example/a", t, "đoạn mở đầu", "c", "2025-06-23T12:26:00+07:00",
+             "Báo", "", "clickbait" if y else "non-clickbait"]
+            for i, (t, y) in enumerate(binary(CLICKBAIT, 300))
+        ],
+    )  # fmt: skip
+    for name, n in (("train.csv", 300), ("dev.csv", 120)):
+        _write(
+            root / "vispamreviews" / name,
+            ["Rating", "Comment", "Label", "SpamLabel"],
+            [[5, t, y, 3 if y else 0] for t, y in binary(SPAM, n)],
+        )
+    _write(
+        root / "vihos/dev.csv",
+        ["", "content", "index_spans"],
+        [[0, "ngu vãi", "[0, 1, 2]"], [1, "trời đẹp", "[]"], [2, "", "[]"]],
+    )
+    return root
+
+
+TINY_OPTIONS = TrainingOptions(
+    features=FeatureConfig(word_bits=14, char_bits=14), c_grid=(4.0,), target_precision=0.5
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_datasets(tmp_path_factory.mktemp("datasets"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model")
+    train_baseline(tiny_data, out, TINY_OPTIONS, progress=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> BaselineModel:
+    return BaselineModel.load(tiny_model_dir)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    db = SQLiteStore(tmp_path / "store.db")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def ctx(tiny_model: BaselineModel) -> PipelineContext:
+    return PipelineContext(
+        classifier=tiny_model,
+        dedup=DedupIndex(capacity=10_000),
+        policy=RoutingPolicy(),
+        limits=ParseLimits(max_text_bytes=2_000),
+        pseudonym_key=b"test-key",
+    )
+
+
+def raw_post(**overrides: Any) -> dict[str, Any]:
+    post: dict[str, Any] = {
+        "platform": "facebook",
+        "source_id": "fb-test",
+        "external_id": "p1",
+        "url": "https://facebook.example.vn/p1",
+        "kind": "comment",
+        "text": "hôm nay trời đẹp quá đi chơi thôi",
+        "collected_at": "2026-11-28T10:00:00+07:00",
+    }
+    post.update(overrides)
+    return post
+
+
+def line(**overrides: Any) -> bytes:
+    return json.dumps(raw_post(**overrides), ensure_ascii=False).encode("utf-8")

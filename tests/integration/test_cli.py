@@ -1,0 +1,169 @@
+"""The `canhbao` command line, end to end on real files and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from canhbao.cli import EXIT_REJECTED, app
+from tests.conftest import line
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_model_dir: Path, tiny_data: Path) -> dict[str, str]:
+    return {
+        "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_MODEL_DIR": str(tiny_model_dir),
+        "CANHBAO_DATASETS_DIR": str(tiny_data),
+        "CANHBAO_LOG_LEVEL": "WARNING",
+    }
+
+
+def mixed_file(path: Path) -> Path:
+    lines = [
+        line(external_id="1", text="bọn bắc kỳ cút hết về quê đi"),
+        line(external_id="2", text="cảm ơn bạn đã chia sẻ thông tin hữu ích"),
+        b"",  # blank: a separator, not a record
+        b"{not json",
+        line(external_id="3", text="   "),
+        b"\xc3\x28 invalid utf-8",
+        line(external_id="4", text="<div>html</div>"),
+        line(external_id="5", text="Bọn Bắc Kỳ cút hết về quê đi"),  # exact duplicate of 1
+        line(external_id="2", text="cảm ơn bạn đã chia sẻ thông tin hữu ích"),  # same item
+        line(external_id="6", text="lũ tàu khựa đáng chết hết", collected_at="2026-11-28"),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+def test_run_accounts_for_every_line_and_exits_3_on_rejections(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    source = mixed_file(tmp_path / "posts.jsonl")
+    result = runner.invoke(app, ["run", "--input", str(source), "--json"], env=env)
+    assert result.exit_code == EXIT_REJECTED, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["posts_in"] == 9
+    assert summary["processed"] == 2
+    assert summary["duplicates"] == {"exact": 1, "same_post": 1}
+    assert summary["dead_letters"] == {
+        "malformed_json": 1,
+        "empty_text": 1,
+        "invalid_utf8": 1,
+        "html_in_text": 1,
+        "schema_violation": 1,
+    }
+    assert summary["balanced"] is True
+    assert summary["alerts_queued"] == 1
+
+    again = runner.invoke(app, ["run", "--input", str(source), "--json"], env=env)
+    second = json.loads(again.stdout.strip().splitlines()[-1])
+    assert second["processed"] == 0  # the store warmed the dedup index: nothing is new
+    assert second["alerts_queued"] == 0
+    assert second["balanced"] is True
+
+
+def test_run_on_clean_input_exits_0_and_prints_table(tmp_path: Path, env: dict[str, str]) -> None:
+    source = tmp_path / "ok.jsonl"
+    source.write_bytes(line(external_id="1") + b"\n")
+    result = runner.invoke(app, ["run", "--input", str(source)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "in = processed + duplicates + rejected" in result.stdout
+    assert "yes" in result.stdout
+
+
+def test_bundled_sample_runs(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    assert result.exit_code == EXIT_REJECTED  # the sample carries malformed lines on purpose
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["posts_in"] >= 140
+    assert summary["balanced"] is True
+    assert sum(summary["dead_letters"].values()) >= 10
+    assert summary["duplicates"]
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path, env: dict[str, str]) -> None:
+    env = {**env, "CANHBAO_MODEL_DIR": str(tmp_path / "nothing")}
+    result = runner.invoke(app, ["run"], env=env)
+    assert result.exit_code == 1
+    assert "canhbao train baseline" in result.output
+
+
+def test_missing_input_is_a_clear_error(tmp_path: Path, env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["run", "--input", str(tmp_path / "no.jsonl")], env=env)
+    assert result.exit_code == 1
+    assert "cannot read" in result.output
+
+
+def test_eval_prints_one_json_object(env: dict[str, str], tiny_data: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["eval", "--dataset", "victsd", "--file", str(tiny_data / "victsd/ViCTSD_valid.csv")],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in ("dataset", "n", "macro_f1", "per_class", "roc_auc", "ece", "confusion", "model"):
+        assert key in report
+    assert report["n"] == 120
+
+
+def test_eval_unknown_dataset_is_a_clear_error(env: dict[str, str], tiny_data: Path) -> None:
+    result = runner.invoke(
+        app, ["eval", "--dataset", "nope", "--file", str(tiny_data / "vihsd/dev.csv")], env=env
+    )
+    assert result.exit_code == 1
+    assert "unknown dataset" in result.output
+
+
+def test_train_baseline_writes_a_model(
+    env: dict[str, str], tiny_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "model"
+    result = runner.invoke(
+        app, ["train", "baseline", "--data", str(tiny_data), "--out", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "model.json").is_file()
+    assert "hostile" in result.stdout
+
+
+def test_schemas_export_and_audit_verify(tmp_path: Path, env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["schemas", "export", str(tmp_path / "s")], env=env)
+    assert result.exit_code == 0
+    assert len(list((tmp_path / "s").glob("*.schema.json"))) == 7
+    runner.invoke(app, ["run", "--json"], env=env)
+    verified = runner.invoke(app, ["audit", "verify"], env=env)
+    assert verified.exit_code == 0
+    assert "audit log intact" in verified.stdout
+
+
+def test_bench_pipeline_ends_with_key_value_line(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["bench", "pipeline", "--posts", "300"], env=env)
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    values = dict(pair.split("=") for pair in last.split())
+    assert set(values) == {"posts_per_s", "p50_ms", "p95_ms", "rss_mb"}
+    assert float(values["posts_per_s"]) > 0
+
+
+def test_console_script_is_installed(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "canhbao", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "run" in done.stdout

@@ -1,0 +1,43 @@
+"""Quality gate: the baseline trained on the real datasets must stay above its pinned dev floors.
+
+The floors and the hashes of the data they were measured on live in `tests/quality_floors.json`.
+Needs `../shared/datasets` (or CANHBAO_DATASETS_DIR); CI always has it, so there it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from classifiers.baseline import BaselineModel, train_baseline
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FLOORS = json.loads((Path(__file__).parent.parent / "quality_floors.json").read_text())
+DATASETS = Path(
+    os.environ.get("CANHBAO_DATASETS_DIR", Path(__file__).parents[2] / "../shared/datasets")
+)
+
+
+@pytest.fixture(scope="module")
+def real_model(tmp_path_factory: pytest.TempPathFactory) -> BaselineModel:
+    if not DATASETS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"datasets not found at {DATASETS}: CI must run the quality gate")
+        pytest.skip(f"datasets not found at {DATASETS}")
+    return train_baseline(DATASETS.resolve(), tmp_path_factory.mktemp("real-model"))
+
+
+def test_trained_on_the_pinned_data(real_model: BaselineModel) -> None:
+    hashes = {name: entry["sha256"] for name, entry in real_model.card["data"].items()}
+    assert hashes == FLOORS["data"], "dataset files changed: re-measure and review the floors"
+
+
+@pytest.mark.parametrize("head", sorted(FLOORS["heads"]))
+def test_dev_scores_stay_above_floors(real_model: BaselineModel, head: str) -> None:
+    dev = real_model.card["heads"][head]["dev"]
+    for metric, floor in FLOORS["heads"][head].items():
+        assert dev[metric] >= floor, f"{head} dev {metric} {dev[metric]} fell below {floor}"

@@ -1,0 +1,181 @@
+"""The review API: authentication, queue, evidence, decisions, conflicts, audit."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from alerting.api import create_app
+from alerting.store import SQLiteStore, StoredBatch
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
+
+pytestmark = pytest.mark.integration
+
+TOKENS = {"tok-lan": "lan", "tok-minh": "minh"}
+LAN = {"Authorization": "Bearer tok-lan"}
+MINH = {"Authorization": "Bearer tok-minh"}
+# Markup is refused at intake; what survives is script-like text, which must stay inert data.
+SCRIPT = "javascript:alert('x') \" onerror=alert(1) x=\""
+
+
+@pytest.fixture
+def alert_ids(store: SQLiteStore, ctx: PipelineContext) -> list[str]:
+    batch = [
+        InboundRecord("t:1", line(external_id="a", text="bọn bắc kỳ cút hết về quê đi")),
+        InboundRecord("t:2", line(external_id="b", text="lũ tàu khựa đáng chết hết")),
+    ]
+    result = process_batch(batch, ctx)
+    store.write_batch(
+        StoredBatch(result.posts, (), result.classifications, result.alerts, (), result.signatures)
+    )
+    assert len(result.alerts) == 2
+    return [a.alert_id for a in result.alerts]
+
+
+@pytest.fixture
+def client(store: SQLiteStore) -> TestClient:
+    return TestClient(create_app(store, tokens=TOKENS, destinations=("cong_an", "so_tttt")))
+
+
+def test_requests_without_a_known_token_are_refused(client: TestClient) -> None:
+    assert client.get("/api/alerts").status_code == 401
+    bad = client.get("/api/alerts", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert client.get("/healthz").status_code == 200
+
+
+def test_queue_lists_and_filters(client: TestClient, alert_ids: list[str]) -> None:
+    page = client.get("/api/alerts", headers=LAN).json()
+    assert {a["alert_id"] for a in page["alerts"]} == set(alert_ids)
+    assert page["alerts"][0]["created_at_local"].endswith("+07:00")
+    assert client.get("/api/alerts?label=spam", headers=LAN).json()["alerts"] == []
+    assert client.get("/api/alerts?label=nonsense", headers=LAN).status_code == 422
+    naive = client.get("/api/alerts?since=2026-11-29T08:00:00", headers=LAN)
+    assert naive.status_code == 422
+    assert "timezone" in naive.text
+
+
+def test_detail_shows_evidence_and_no_author(client: TestClient, alert_ids: list[str]) -> None:
+    detail = client.get(f"/api/alerts/{alert_ids[0]}", headers=LAN).json()
+    assert detail["post"]["url"].startswith("https://")
+    assert detail["classification"]["scores"]["hate"] > 0
+    assert detail["classification"]["evidence"]
+    assert "author_ref" not in str(detail)
+    assert [e["action"] for e in detail["audit"]] == ["alert.created"]
+    assert client.get("/api/alerts/al_" + "f" * 32, headers=LAN).status_code == 404
+
+
+def test_confirm_then_conflict_and_audit_shows_who_when_what_why(
+    client: TestClient, alert_ids: list[str]
+) -> None:
+    alert_id = alert_ids[0]
+    body = {
+        "action": "confirm",
+        "reason": "Kích động thù ghét vùng miền",
+        "category": "hate",
+        "destinations": ["cong_an"],
+        "analyst": "mallory",  # ignored: who decided comes from the token
+    }
+    refused = client.post(f"/api/alerts/{alert_id}/decision", json=body, headers=LAN)
+    assert refused.status_code == 422  # unknown field "analyst"
+    del body["analyst"]
+    ok = client.post(f"/api/alerts/{alert_id}/decision", json=body, headers=LAN)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["alert"]["status"] == "confirmed"
+    second = client.post(
+        f"/api/alerts/{alert_id}/decision",
+        json={"action": "dismiss", "reason": "không vi phạm"},
+        headers=MINH,
+    )
+    assert second.status_code == 409
+    assert "already confirmed" in second.json()["detail"]
+    events = client.get(f"/api/audit?target={alert_id}", headers=MINH).json()["events"]
+    confirmed = events[-1]
+    assert confirmed["action"] == "alert.confirmed"
+    assert confirmed["actor"] == "lan"
+    assert confirmed["reason"] == "Kích động thù ghét vùng miền"
+    assert confirmed["details"]["destinations"] == ["cong_an"]
+    assert confirmed["at_local"].endswith("+07:00")
+
+
+def test_invalid_decisions_get_field_level_messages(
+    client: TestClient, alert_ids: list[str]
+) -> None:
+    url = f"/api/alerts/{alert_ids[1]}/decision"
+    no_category = client.post(url, json={"action": "confirm", "reason": "đúng"}, headers=LAN)
+    assert no_category.status_code == 422
+    unknown = client.post(
+        url,
+        json={
+            "action": "confirm",
+            "reason": "đúng vậy",
+            "category": "hate",
+            "destinations": ["fbi"],
+        },
+        headers=LAN,
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["field"] == "destinations"
+    short = client.post(url, json={"action": "dismiss", "reason": " "}, headers=LAN)
+    assert short.status_code == 422
+    assert any(d["field"] == "reason" for d in short.json()["detail"])
+    stale = client.post(
+        url, json={"action": "dismiss", "reason": "trùng lặp", "expected_version": 7}, headers=LAN
+    )
+    assert stale.status_code == 409
+
+
+def test_post_text_is_served_as_data(
+    client: TestClient, store: SQLiteStore, ctx: PipelineContext
+) -> None:
+    text = f"bọn bắc kỳ cút hết {SCRIPT} đi"
+    result = process_batch([InboundRecord("t:x", line(external_id="x", text=text))], ctx)
+    store.write_batch(StoredBatch(result.posts, (), result.classifications, result.alerts))
+    [alert] = result.alerts
+    response = client.get(f"/api/alerts/{alert.alert_id}", headers=LAN)
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["post"]["text"] == text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(store: SQLiteStore) -> Iterator[str]:
+    port = _free_port()
+    app = create_app(store, tokens=TOKENS, destinations=("cong_an", "so_tttt"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("review API did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_decision_over_real_http_on_loopback(live_server: str, alert_ids: list[str]) -> None:
+    with httpx.Client(base_url=live_server, headers=LAN, timeout=10) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        response = http.post(
+            f"/api/alerts/{alert_ids[1]}/decision",
+            json={"action": "dismiss", "reason": "châm biếm, không nhắm vào nhóm nào"},
+        )
+        assert response.status_code == 200
+        events = http.get("/api/audit").json()["events"]
+    assert events[-1]["action"] == "alert.dismissed"
+    assert events[-1]["actor"] == "lan"

@@ -1,0 +1,125 @@
+"""The baseline model: training, persistence, prediction on any input, evidence, domains."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from classifiers import ClassifierInput, ModelNotFoundError
+from classifiers.baseline import BaselineModel, Featurizer
+from classifiers.evaluate import evaluate
+from schemas import Classification, EvidenceKind, Label, PostKind, SkipReason
+
+ID = "0" * 32
+
+
+def one(model: BaselineModel, text: str, **kw: Any) -> Classification:
+    return model.predict([ClassifierInput(ID, text, **kw)])[0]
+
+
+def test_model_card_records_data_hashes_and_dev_metrics(tiny_model_dir: Path) -> None:
+    card = json.loads((tiny_model_dir / "model.json").read_text(encoding="utf-8"))
+    assert set(card["heads"]) == {"hostile", "toxic", "misinformation", "clickbait", "spam"}
+    assert all(len(entry["sha256"]) == 64 for entry in card["data"].values())
+    for head in card["heads"].values():
+        assert 0.0 <= head["dev"]["macro_f1"] <= 1.0
+        assert head["thresholds"]
+
+
+def test_tiny_model_learns_its_data(tiny_model: BaselineModel) -> None:
+    hate = one(tiny_model, "bọn bắc kỳ cút hết về quê", kind=PostKind.COMMENT)
+    clean = one(tiny_model, "cảm ơn bạn đã chia sẻ thông tin hữu ích", kind=PostKind.COMMENT)
+    assert hate.scores[Label.HATE] > 0.5 > clean.scores[Label.HATE]
+    assert Label.HATE in hate.labels
+
+
+def test_save_and_load_round_trip(tiny_model: BaselineModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path)
+    again = BaselineModel.load(tmp_path)
+    inputs = [ClassifierInput(ID, "đm nói nhảm vl"), ClassifierInput(ID, "trời đẹp")]
+    first = [c.scores for c in tiny_model.predict(inputs)]
+    second = [c.scores for c in again.predict(inputs)]
+    assert first == second
+
+
+def test_missing_model_says_how_to_build_one(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="canhbao train baseline"):
+        BaselineModel.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("", SkipReason.NO_TEXT),
+        ("😂😂😂", SkipReason.NO_TEXT),
+        ("a", SkipReason.NO_TEXT),
+        ("Great article, thanks for sharing it with the world", SkipReason.NOT_VIETNAMESE),
+        ("مرحبا بكم في المدينة الجميلة", SkipReason.NOT_VIETNAMESE),
+        ("今天天气很好", SkipReason.NOT_VIETNAMESE),
+        ("\u200b\u200c\u200d", SkipReason.NO_TEXT),
+        ("bọn \u200bbắc kỳ cút hết", None),
+        ("tiếng Việt xen English mixed một chút thôi nha", None),
+        ("ngu \ud800 vãi thật sự đó", None),  # a lone surrogate from a broken decoder
+        ("đm " * 350_000, None),  # ~1 MB
+    ],
+)
+def test_predict_has_a_defined_outcome_for_any_text(
+    tiny_model: BaselineModel, text: str, outcome: SkipReason | None
+) -> None:
+    result = one(tiny_model, text)
+    assert result.skipped is outcome
+    if outcome is not None:
+        assert result.scores == {}
+        assert result.labels == []
+    else:
+        assert set(result.scores) >= {Label.HATE, Label.OFFENSIVE, Label.TOXIC}
+
+
+def test_heads_run_only_inside_their_domain(tiny_model: BaselineModel) -> None:
+    comment = one(tiny_model, "inbox nhận ngay mã giảm giá", kind=PostKind.COMMENT)
+    review = one(tiny_model, "inbox nhận ngay mã giảm giá", kind=PostKind.REVIEW)
+    assert Label.SPAM not in comment.scores
+    assert Label.MISINFORMATION not in comment.scores
+    assert Label.SPAM in review.scores
+    titled = one(tiny_model, "đoạn mở đầu", title="sốc cô gái làm điều này", kind=PostKind.ARTICLE)
+    assert Label.CLICKBAIT in titled.scores
+    assert Label.CLICKBAIT not in one(tiny_model, "đoạn mở đầu", kind=PostKind.ARTICLE).scores
+
+
+def test_evidence_points_at_the_words_that_drove_the_label(tiny_model: BaselineModel) -> None:
+    text = "Bọn bắc kỳ cút hết về quê"
+    result = one(tiny_model, text, kind=PostKind.COMMENT)
+    evidence = [e for e in result.evidence if e.label is Label.HATE]
+    assert evidence
+    assert all(e.kind is EvidenceKind.NGRAM and e.weight > 0 for e in evidence)
+    located = [e for e in evidence if e.start is not None and e.end is not None]
+    assert located
+    for e in located:
+        assert text[e.start : e.end].lower() == e.text
+
+
+def test_word_column_matches_hashing_vectorizer(tiny_model: BaselineModel) -> None:
+    featurizer: Featurizer = tiny_model.featurizer
+    counts = featurizer.counts(["xin chào"])
+    word_columns = {c for c in counts.indices if c < 2**featurizer.config.word_bits}
+    expected = {featurizer.word_column(g) for g in ("xin", "chào", "xin chào")}
+    assert word_columns == expected
+
+
+def test_evaluate_reports_the_contract(tiny_model: BaselineModel, tiny_data: Path) -> None:
+    report = evaluate(tiny_model, "vihsd", tiny_data / "vihsd/dev.csv")
+    assert report["dataset"] == "vihsd"
+    assert report["n"] == 120
+    assert report["empty_rows"] == 1
+    assert set(report["per_class"]) == {"clean", "offensive", "hate"}
+    assert np.array(report["confusion"]).sum() == 120
+    assert report["model"].startswith("canhbao-baseline@")
+    binary = evaluate(tiny_model, "reintel", tiny_data / "reintel/train.csv")
+    assert binary["roc_auc"] is not None
+    spans = evaluate(tiny_model, "vihos", tiny_data / "vihos/dev.csv")
+    assert spans["n"] == 2
+    assert spans["empty_rows"] == 1
