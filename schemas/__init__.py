@@ -14,7 +14,7 @@ from schemas.alerts import (
 from schemas.audit import GENESIS_HASH, AuditAction, AuditEvent, chain_hash
 from schemas.classification import Classification, Evidence, EvidenceKind, Label, SkipReason
 from schemas.deadletter import DeadLetter, RejectReason
-from schemas.exceptions import CanhbaoError, ContractError
+from schemas.exceptions import CanhbaoError
 from schemas.export import CONTRACTS, export_json_schemas
 from schemas.identity import AUTHOR_REF_PATTERN, post_id_for, pseudonymise_handle
 from schemas.posts import DuplicateKind, Engagement, NormalizedPost, Platform, PostKind, RawPost
@@ -33,7 +33,6 @@ __all__ = [
     "CanhbaoError",
     "Classification",
     "Contract",
-    "ContractError",
     "DeadLetter",
     "DecisionAction",
     "Destination",

@@ -1,26 +1,24 @@
 """The project's exception tree. Every error canhbao raises derives from `CanhbaoError`.
 
 CanhbaoError
-├── ContractError              (schemas)   a record does not fit its contract
 ├── ingest.IngestError                     reading an input source failed
 ├── classifiers.ClassifierError            loading, training or running a model failed
-│   └── classifiers.ModelNotFoundError
+│   ├── classifiers.ModelNotFoundError
+│   └── classifiers.DatasetError
 ├── stream_jobs.PipelineError              the pipeline cannot go on
 │   └── stream_jobs.RejectedRecord         one record can never be processed: dead-letter it
 └── alerting.AlertingError                 review store and API
+    ├── alerting.StoreError                the store cannot read or write
     ├── alerting.AlertNotFound
-    ├── alerting.DecisionConflict          someone else decided first
-    └── alerting.InvalidDecision
+    └── alerting.DecisionConflict          someone else decided first
+
+The CLI turns any of them into a one-line message and exit status 1.
 """
 
 from __future__ import annotations
 
-__all__ = ["CanhbaoError", "ContractError"]
+__all__ = ["CanhbaoError"]
 
 
 class CanhbaoError(Exception):
     """Base of every error raised by canhbao."""
-
-
-class ContractError(CanhbaoError):
-    """A record does not fit its contract; the message names the fields at fault."""
