@@ -6,6 +6,8 @@ import json
 import logging
 import secrets
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +15,7 @@ import typer
 
 from canhbao.settings import Settings
 from schemas.exceptions import CanhbaoError
+from stream_jobs.summary import RunSummary
 
 log = logging.getLogger("canhbao")
 
@@ -35,6 +38,20 @@ def _settings() -> Settings:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def _every(seconds: float, show: Callable[[RunSummary], str]) -> Callable[[RunSummary], None]:
+    """A progress callback that prints to stderr at most every `seconds` (long jobs only)."""
+    last = time.monotonic()
+
+    def progress(summary: RunSummary) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= seconds:
+            last = now
+            typer.echo(show(summary), err=True)
+
+    return progress
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -97,7 +114,17 @@ def run(
         )
         seeded = runner.warm_up(settings.dedup_capacity)
         log.info("run starting", extra={"input": str(path), "dedup_seeded": seeded})
-        summary = runner.run(read_jsonl(path, limit))
+        summary = runner.run(
+            read_jsonl(path, limit),
+            progress=_every(
+                2.0,
+                lambda s: (
+                    f"… {s.posts_in} records: {s.processed} processed, "
+                    f"{sum(s.duplicates.values())} duplicates, {s.rejected} rejected, "
+                    f"{s.alerts_queued} alerts"
+                ),
+            ),
+        )
         store.close()
     except CanhbaoError as exc:
         raise _fail(exc) from exc

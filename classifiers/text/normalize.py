@@ -57,11 +57,32 @@ def normalize_text(text: str) -> str:
     return normalize_tone_placement(text, spans)
 
 
+def _strip_marks(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Precomposed Latin letters (Vietnamese and Latin-1/Extended-A/Additional) → their base letter,
+# so the common case folds with one C-level `translate` instead of NFD and a Python filter.
+_FOLD_TABLE = {
+    point: _strip_marks(chr(point))
+    for block in (range(0x00C0, 0x0250), range(0x1E00, 0x1F00))
+    for point in block
+    if len(_strip_marks(chr(point))) == 1 and _strip_marks(chr(point)) != chr(point)
+}
+_FOLD_TABLE[ord("đ")] = "d"
+_FOLD_TABLE[ord("Đ")] = "d"
+_COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
 def fold(text: str) -> str:
     """Lower case, diacritics removed, whitespace collapsed: "Hà Nội" → "ha noi"."""
-    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.split())
+    folded = text.casefold().translate(_FOLD_TABLE)
+    if not folded.isascii() and (
+        _COMBINING_RE.search(folded) or not unicodedata.is_normalized("NFD", folded)
+    ):
+        folded = _strip_marks(folded)  # rarer scripts and marks: the general path
+    return " ".join(folded.split())
 
 
 def _expand_teencode(match: re.Match[str]) -> str:

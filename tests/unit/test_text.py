@@ -140,3 +140,13 @@ def test_detect_language(text: str, code: str) -> None:
 def test_detect_language_never_raises(text: str) -> None:
     guess = detect_language(text)
     assert 0.0 <= guess.confidence <= 1.0
+
+
+def _reference_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+@given(st.text(max_size=200) | vietnamese_text)
+def test_fast_fold_matches_the_reference_definition(text: str) -> None:
+    assert fold(text) == _reference_fold(text)
