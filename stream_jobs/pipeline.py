@@ -143,6 +143,14 @@ def process_batch(
         except RejectedRecord as exc:
             out.dead_letters.append(dead_letter(record, exc, now))
             continue
+        except Exception as exc:
+            # A bug must cost one record, not the run: keep the record and the error to replay.
+            log.exception("normalising %s failed", record.origin)
+            error = RejectedRecord(
+                RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", stage="normalise"
+            )
+            out.dead_letters.append(dead_letter(record, error, now))
+            continue
         if post.duplicate_kind is not None:
             out.duplicates.append(post)
             continue

@@ -70,10 +70,13 @@ class LanguageGuess:
     confidence: float
 
 
+# Letters only (the lookahead): Thai or Devanagari vowel signs are marks, and counting them as
+# letters pushed a Thai post's share of Thai letters above 1.
 _SCRIPT_RES = tuple(
-    (re.compile(f"[{chr(first)}-{chr(last)}]"), code) for first, last, code in _SCRIPTS
+    (re.compile(f"(?=[^\\W\\d_])[{chr(first)}-{chr(last)}]"), code)
+    for first, last, code in _SCRIPTS
 )
-_ANY_SCRIPT_RE = re.compile("|".join(pattern.pattern for pattern, _ in _SCRIPT_RES))
+_ANY_SCRIPT_RE = re.compile("|".join(f"[{chr(a)}-{chr(b)}]" for a, b, _ in _SCRIPTS))
 _LETTER_RE = re.compile(r"[^\W\d_]")
 _VI_ONLY_RE = re.compile(f"[{''.join(sorted(_VI_ONLY))}]")
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from classifiers import ClassifierInput
-from schemas import Classification, DuplicateKind, RejectReason, SkipReason, utc_now
+from schemas import (
+    Classification,
+    DuplicateKind,
+    RejectReason,
+    SkipReason,
+    post_id_for,
+    utc_now,
+)
+from stream_jobs.dedup import DedupIndex, DupVerdict
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
 
@@ -100,3 +108,29 @@ def test_classifier_failure_dead_letters_only_the_poisoned_record(ctx: PipelineC
     ctx.classifier = FlakyClassifier()
     replay = process_batch(records(line(external_id="2", text="poison pill")), ctx)
     assert not replay.duplicates
+
+
+class BrokenIndex(DedupIndex):
+    """Fails on one post, as a bug in a stage might."""
+
+    def __init__(self, poisoned: str) -> None:
+        super().__init__()
+        self.poisoned = poisoned
+
+    def check(self, post_id: str, digest: str, signature: bytes | None) -> DupVerdict:
+        if post_id == self.poisoned:
+            raise RuntimeError("index corrupted")
+        return super().check(post_id, digest, signature)
+
+
+def test_unexpected_error_in_a_stage_costs_one_record_not_the_run(ctx: PipelineContext) -> None:
+    ctx.dedup = BrokenIndex(poisoned=post_id_for("facebook", "2"))
+    batch = records(*(line(external_id=str(i), text=f"bài viết số {i}") for i in (1, 2, 3)))
+    result = process_batch(batch, ctx)
+    assert result.accounted == 3
+    assert len(result.posts) == 2
+    [letter] = result.dead_letters
+    assert letter.reason_code is RejectReason.PROCESSING_ERROR
+    assert letter.stage == "normalise"
+    assert letter.reason == "RuntimeError: index corrupted"
+    assert letter.origin == "test:2"

@@ -126,6 +126,8 @@ def test_text_for_model_never_raises(text: str) -> None:
         ("今天天气很好，我们去公园散步吧。", "zh"),
         ("오늘 날씨가 정말 좋네요", "ko"),
         ("สวัสดีครับ ขอบคุณสำหรับข้อมูล", "th"),
+        ("สวัสดีครับ ขอบคุณสำหรับข้อมูลนะครับ", "th"),  # vowel signs are marks, not letters
+        ("नमस्ते दुनिया, आप कैसे हैं", "hi"),
         ("Merci pour l'information, très utile pour les touristes", "und"),
         ("🥰🥰🥰", "und"),
         ("a", "und"),
@@ -136,7 +138,10 @@ def test_detect_language(text: str, code: str) -> None:
     assert detect_language(text).code == code
 
 
-@given(st.text(max_size=300))
+@given(
+    st.text(max_size=300)
+    | st.text(alphabet=st.characters(min_codepoint=0x0900, max_codepoint=0x0E7F))
+)
 def test_detect_language_never_raises(text: str) -> None:
     guess = detect_language(text)
     assert 0.0 <= guess.confidence <= 1.0
