@@ -7,7 +7,10 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 MODEL := var/models/baseline/model.json
 
-.PHONY: run test check lint format typecheck unit bench clean
+STACK := deploy/local/stack.sh
+STARTED := var/stack/.started-by-make-test
+
+.PHONY: run test check lint format typecheck unit bench clean stack-up stack-down stack-status
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +39,22 @@ run: $(RUN_STAMP) $(MODEL)
 	fi; \
 	exit $$status
 
-## test: format check, lint, types, then the whole test suite.
+## test: format check, lint, types, then the whole test suite against the real services.
+# Starts the local stack (Kafka, OpenSearch) if it is not running and stops what it started.
 test: check
-	$(BIN)/pytest
+	@mkdir -p var/stack && rm -f $(STARTED)
+	@$(STACK) up --record $(STARTED)
+	@$(BIN)/pytest; status=$$?; $(STACK) down --recorded $(STARTED); exit $$status
+
+## stack-up / stack-down / stack-status: the local Kafka + OpenSearch, on 127.0.0.1.
+stack-up:
+	@$(STACK) up
+
+stack-down:
+	@$(STACK) down
+
+stack-status:
+	@$(STACK) status
 
 check: $(DEV_STAMP)
 	$(BIN)/ruff format --check .

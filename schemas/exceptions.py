@@ -6,6 +6,7 @@ CanhbaoError
 │   ├── classifiers.ModelNotFoundError
 │   └── classifiers.DatasetError
 ├── stream_jobs.PipelineError              the pipeline cannot go on
+│   ├── stream_jobs.BusError               Kafka unreachable, or a message not acknowledged
 │   └── stream_jobs.RejectedRecord         one record can never be processed: dead-letter it
 └── alerting.AlertingError                 review store and API
     ├── alerting.StoreError                the store cannot read or write

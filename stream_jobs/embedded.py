@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from alerting.store import AlertStore, StoredBatch
 from stream_jobs.backends import InMemoryBus
+from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.dedup import DedupEntry
 from stream_jobs.exceptions import PipelineError
 from stream_jobs.metrics import PipelineMetrics
@@ -26,7 +27,6 @@ __all__ = ["RAW_TOPIC", "EmbeddedRunner"]
 log = logging.getLogger(__name__)
 
 RAW_TOPIC = "posts.raw"
-_ORIGIN = "origin"
 _ENQUEUED_NS = "enqueued_ns"
 
 
@@ -62,7 +62,10 @@ class EmbeddedRunner:
         def read() -> None:
             try:
                 for record in records:
-                    headers = {_ORIGIN: record.origin, _ENQUEUED_NS: str(time.perf_counter_ns())}
+                    headers = {
+                        ORIGIN_HEADER: record.origin,
+                        _ENQUEUED_NS: str(time.perf_counter_ns()),
+                    }
                     bus.produce(RAW_TOPIC, record.data, headers=headers)
             except BaseException as exc:  # surfaced by the consumer side below
                 failure.append(exc)
@@ -78,7 +81,7 @@ class EmbeddedRunner:
             if not messages:
                 continue
             t0 = time.perf_counter()
-            batch = [InboundRecord(m.headers[_ORIGIN], m.value) for m in messages]
+            batch = [InboundRecord(m.origin, m.value) for m in messages]
             result = process_batch(batch, self.ctx)
             if result.accounted != len(batch):
                 raise PipelineError(f"batch lost records: {len(batch)} in, {result.accounted} out")

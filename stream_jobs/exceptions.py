@@ -9,11 +9,15 @@ from __future__ import annotations
 from schemas import RejectReason
 from schemas.exceptions import CanhbaoError
 
-__all__ = ["PipelineError", "RejectedRecord"]
+__all__ = ["BusError", "PipelineError", "RejectedRecord"]
 
 
 class PipelineError(CanhbaoError):
     """The pipeline cannot go on (configuration, storage or bus failure)."""
+
+
+class BusError(PipelineError):
+    """The message bus failed: unreachable, or a message was not acknowledged."""
 
 
 class RejectedRecord(PipelineError):

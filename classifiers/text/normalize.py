@@ -72,7 +72,21 @@ _FOLD_TABLE = {
 }
 _FOLD_TABLE[ord("đ")] = "d"
 _FOLD_TABLE[ord("Đ")] = "d"
-_COMBINING_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def _combining_class_re() -> re.Pattern[str]:
+    """Every code point with a non-zero combining class (none lie above U+1FFFF)."""
+    ranges: list[tuple[int, int]] = []
+    for point in range(0x300, 0x20000):
+        if unicodedata.combining(chr(point)):
+            if ranges and ranges[-1][1] == point - 1:
+                ranges[-1] = (ranges[-1][0], point)
+            else:
+                ranges.append((point, point))
+    return re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]")
+
+
+_COMBINING_RE = _combining_class_re()
 
 
 def fold(text: str) -> str:

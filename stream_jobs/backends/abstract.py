@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["Consumer", "Message", "Producer"]
+__all__ = ["ORIGIN_HEADER", "Consumer", "Message", "Producer"]
+
+ORIGIN_HEADER = "origin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +19,12 @@ class Message:
     key: bytes | None
     value: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """Where the record came from, for dead letters: the producer's own note (a file and
+        line) if it left one, else the topic position."""
+        return self.headers.get(ORIGIN_HEADER) or f"{self.topic}/{self.partition}@{self.offset}"
 
 
 class Producer(Protocol):
@@ -29,8 +37,8 @@ class Producer(Protocol):
     ) -> None:
         """Hand a message to the bus; blocks while the bus is full (backpressure)."""
 
-    def close_topic(self, topic: str) -> None:
-        """Declare that nothing more will be produced to `topic` (bounded inputs)."""
+    def flush(self) -> None:
+        """Block until every message handed over is acknowledged; raise if any failed."""
 
 
 class Consumer(Protocol):

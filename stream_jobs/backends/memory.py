@@ -44,7 +44,11 @@ class InMemoryBus:
             self._next_offset[topic] = offset + 1
         q.put(Message(topic, 0, offset, key, value, dict(headers or {})))
 
+    def flush(self) -> None:
+        """Nothing to wait for: `produce` returns once the message is queued."""
+
     def close_topic(self, topic: str) -> None:
+        """Declare that nothing more will be produced to `topic` (bounded inputs)."""
         self._queue(topic).put(_CLOSED)
 
     def consumer(self, topic: str) -> InMemoryConsumer:

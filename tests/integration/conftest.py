@@ -1,0 +1,51 @@
+"""Fixtures for the real services of `make stack-up`. In CI a missing service fails the run;
+on a developer's machine the tests that need it are skipped with a hint."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+KAFKA = os.environ.get("CANHBAO_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+OPENSEARCH = os.environ.get("CANHBAO_OPENSEARCH_URL", "http://127.0.0.1:9250")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _require(what: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{what} not reachable at {host}:{port}: run `make stack-up`"
+    if os.environ.get("CI"):
+        pytest.fail(message)  # CI starts the stack: a missing service is a failure there
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    host, _, port = KAFKA.rpartition(":")
+    _require("Kafka", host, int(port))
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> str:
+    parsed = urlparse(OPENSEARCH)
+    _require("OpenSearch", parsed.hostname or "127.0.0.1", parsed.port or 9200)
+    return OPENSEARCH
+
+
+@pytest.fixture
+def unique() -> str:
+    """A name no other test uses: topics and indices are created per test."""
+    return f"t{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,126 @@
+"""The Kafka bus backend against a real broker (`make stack-up`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from alerting.store import SQLiteStore, StoredBatch
+from stream_jobs.backends.abstract import Message
+from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
+from stream_jobs.exceptions import BusError
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
+from tests.conftest import line
+
+pytestmark = pytest.mark.integration
+
+
+def drain(consumer: KafkaConsumerBackend, want: int, seconds: float = 20.0) -> list[Message]:
+    got: list[Message] = []
+    deadline = time.monotonic() + seconds
+    while len(got) < want and time.monotonic() < deadline:
+        got += consumer.poll_batch(max_records=500, timeout_s=0.5)
+    return got
+
+
+@pytest.fixture
+def topology(kafka_bootstrap: str, unique: str) -> Topology:
+    topology = Topology(prefix=unique, partitions=3)
+    ensure_topics(kafka_bootstrap, topology.specs())
+    return topology
+
+
+def test_topics_are_created_once_with_their_partitions(
+    kafka_bootstrap: str, topology: Topology
+) -> None:
+    assert ensure_topics(kafka_bootstrap, topology.specs()) == []  # idempotent
+    probe = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        assert probe.partitions_for_topic(topology.raw) == {0, 1, 2}
+        assert probe.partitions_for_topic(topology.dead_letters) == {0}
+        assert probe.partitions_for_topic(topology.destination("cong_an")) == {0}
+    finally:
+        probe.close()
+
+
+def test_round_trip_commit_and_redelivery(kafka_bootstrap: str, topology: Topology) -> None:
+    producer = KafkaProducerBackend(kafka_bootstrap)
+    for i in range(40):
+        producer.produce(topology.raw, f"tin {i}".encode(), key=str(i % 7).encode(),
+                         headers={SCHEMA_HEADER: "raw_post/1"})  # fmt: skip
+    producer.close()
+
+    first = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="g1")
+    got = drain(first, 40)
+    assert sorted(m.value for m in got) == sorted(f"tin {i}".encode() for i in range(40))
+    assert {m.headers[SCHEMA_HEADER] for m in got} == {"raw_post/1"}
+    first.commit()
+    first.close()
+
+    # Same group after a commit: nothing is delivered again.
+    again = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="g1")
+    assert drain(again, 1, seconds=4.0) == []
+    again.close()
+    # An uncommitted group sees everything: at least once.
+    other = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="g2")
+    assert len(drain(other, 40)) == 40
+    other.close()
+
+
+def test_same_text_lands_on_one_partition(kafka_bootstrap: str, topology: Topology) -> None:
+    producer = KafkaProducerBackend(kafka_bootstrap)
+    for variant in ["Hoà bình", "hòa bình", "HÒA   BÌNH", "hoa binh"]:
+        producer.produce(topology.raw, variant.encode(), key=raw_post_key(variant))
+    producer.close()
+    consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="keys")
+    got = drain(consumer, 4)
+    consumer.close()
+    assert len({m.partition for m in got}) == 1
+
+
+def test_unreachable_broker_is_a_clear_error() -> None:
+    with pytest.raises(BusError, match=r"cannot reach Kafka at 127\.0\.0\.1:1\b"):
+        KafkaProducerBackend("127.0.0.1:1")
+
+
+def test_the_same_stage_functions_run_over_kafka(
+    kafka_bootstrap: str,
+    topology: Topology,
+    ctx: PipelineContext,
+    tmp_path: Path,
+) -> None:
+    producer = KafkaProducerBackend(kafka_bootstrap)
+    posts = [
+        line(external_id="1", text="bọn bắc kỳ cút hết về quê đi"),
+        line(external_id="2", text="cảm ơn bạn đã chia sẻ thông tin hữu ích"),
+        b"{broken",
+        line(external_id="1", text="bọn bắc kỳ cút hết về quê đi"),
+    ]
+    for data in posts:
+        producer.produce(topology.raw, data)
+    producer.close()
+    store = SQLiteStore(tmp_path / "s.db")
+    consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="worker")
+    messages = drain(consumer, len(posts))
+    result = process_batch([InboundRecord(m.origin, m.value) for m in messages], ctx)
+    store.write_batch(
+        StoredBatch(
+            result.posts,
+            result.duplicates,
+            result.classifications,
+            result.alerts,
+            result.dead_letters,
+            result.signatures,
+        )
+    )
+    consumer.commit()
+    consumer.close()
+    assert result.accounted == 4
+    assert len(result.alerts) == 1
+    [letter] = store.dead_letters()
+    assert letter.origin.startswith(f"{topology.raw}/")
+    store.close()
