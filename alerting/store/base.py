@@ -89,7 +89,8 @@ class AlertStore(Protocol):
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
     def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
-        """The most recent posts, oldest first, to warm a dedup index."""
+        """The `limit` most recently collected posts, oldest first, to warm a dedup index
+        (order among posts collected at the same instant is unspecified)."""
 
     def counts(self) -> dict[str, Any]: ...
 

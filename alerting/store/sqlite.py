@@ -24,16 +24,15 @@ from alerting.store.base import (
     DedupSeed,
     StoredBatch,
 )
+from alerting.store.decisions import apply_decision, audit_details, check_decidable
 from schemas import (
     GENESIS_HASH,
     Alert,
-    AlertStatus,
     AnalystDecision,
     AuditAction,
     AuditEvent,
     Classification,
     DeadLetter,
-    DecisionAction,
     DuplicateKind,
     NormalizedPost,
     chain_hash,
@@ -131,13 +130,6 @@ BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 """
-
-_DECIDABLE = {AlertStatus.PENDING, AlertStatus.ESCALATED}
-_OUTCOME = {
-    DecisionAction.CONFIRM: (AlertStatus.CONFIRMED, AuditAction.ALERT_CONFIRMED),
-    DecisionAction.DISMISS: (AlertStatus.DISMISSED, AuditAction.ALERT_DISMISSED),
-    DecisionAction.ESCALATE: (AlertStatus.ESCALATED, AuditAction.ALERT_ESCALATED),
-}
 
 
 def _encode_cursor(rank: int, created_at: str, alert_id: str) -> str:
@@ -329,7 +321,6 @@ class SQLiteStore:
         return new_alerts
 
     def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
-        status, audit_action = _OUTCOME[decision.action]
         with self._write() as cur:
             row = cur.execute(
                 "SELECT record FROM alerts WHERE alert_id = ?", (decision.alert_id,)
@@ -337,30 +328,13 @@ class SQLiteStore:
             if row is None:
                 raise AlertNotFound(decision.alert_id)
             alert = Alert.model_validate_json(row[0])
-            if expected_version is not None and alert.version != expected_version:
-                raise DecisionConflict(
-                    f"{alert.alert_id} is at version {alert.version}, not {expected_version}:"
-                    " it changed since you loaded it"
-                )
-            if alert.status not in _DECIDABLE:
-                raise DecisionConflict(f"{alert.alert_id} is already {alert.status.value}")
-            if (
-                decision.action is DecisionAction.ESCALATE
-                and alert.status is not AlertStatus.PENDING
-            ):
-                raise DecisionConflict(f"{alert.alert_id} is already escalated")
-            updated = alert.model_copy(
-                update={
-                    "status": status,
-                    "updated_at": decision.decided_at,
-                    "version": alert.version + 1,
-                }
-            )
+            check_decidable(alert, decision, expected_version)
+            updated, audit_action = apply_decision(alert, decision)
             cur.execute(
                 "UPDATE alerts SET status = ?, version = ?, record = ?"
                 " WHERE alert_id = ? AND version = ?",
                 (
-                    status.value,
+                    updated.status.value,
                     updated.version,
                     updated.model_dump_json(),
                     alert.alert_id,
@@ -381,20 +355,13 @@ class SQLiteStore:
                     decision.model_dump_json(),
                 ),
             )
-            details: dict[str, Any] = {"from": alert.status.value, "to": status.value}
-            if decision.category is not None:
-                details["category"] = decision.category.value
-            if decision.destinations:
-                details["destinations"] = list(decision.destinations)
-            if decision.fact_check_url:
-                details["fact_check_url"] = decision.fact_check_url
             self._append_audit(
                 cur,
                 actor=decision.analyst,
                 action=audit_action,
                 target=alert.alert_id,
                 reason=decision.reason,
-                details=details,
+                details=audit_details(alert, updated, decision),
                 at=at,
             )
         return updated

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from alerting.store import SQLiteStore, StoredBatch
+from alerting.store import SQLiteStore
 from stream_jobs.backends.abstract import Message
 from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
 from stream_jobs.exceptions import BusError
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
 from tests.conftest import line
+from tests.integration.helpers import stored
 
 pytestmark = pytest.mark.integration
 
@@ -107,16 +108,7 @@ def test_the_same_stage_functions_run_over_kafka(
     consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="worker")
     messages = drain(consumer, len(posts))
     result = process_batch([InboundRecord(m.origin, m.value) for m in messages], ctx)
-    store.write_batch(
-        StoredBatch(
-            result.posts,
-            result.duplicates,
-            result.classifications,
-            result.alerts,
-            result.dead_letters,
-            result.signatures,
-        )
-    )
+    store.write_batch(stored(result))
     consumer.commit()
     consumer.close()
     assert result.accounted == 4

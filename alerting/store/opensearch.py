@@ -1,0 +1,502 @@
+"""The OpenSearch review store: the same `AlertStore` contract as SQLite, on a search engine.
+
+Consistency without transactions:
+- posts and alerts are created with their post-derived ids (`op_type=create`), so a replayed
+  batch changes nothing and counts no new alert;
+- a decision is serialised by creating the decision document `<alert>:<version>` — two analysts
+  deciding one version of an alert cannot both create it — and the alert itself is updated with
+  `if_seq_no`/`if_primary_term`;
+- the audit log is append-only and hash-chained: entry N is created with id N, and a small head
+  document records the last entry; an appender that finds entry N already written (a writer
+  that died before moving the head) moves the head on and tries N + 1.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConflictError, OpenSearchException
+
+from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
+from alerting.store.base import AlertDetail, AlertPage, AlertQuery, DedupSeed, StoredBatch
+from alerting.store.decisions import apply_decision, audit_details, check_decidable
+from alerting.store.search_schema import INDEX_SETTINGS, MAPPINGS
+from schemas import (
+    GENESIS_HASH,
+    Alert,
+    AnalystDecision,
+    AuditAction,
+    AuditEvent,
+    Classification,
+    DeadLetter,
+    DuplicateKind,
+    NormalizedPost,
+    chain_hash,
+    utc_now,
+)
+
+__all__ = ["OpenSearchStore"]
+
+_HEAD_ID = "head"
+_PAGE = 1000
+
+
+def _doc(model: Any) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(model.model_dump_json())
+    return result
+
+
+class OpenSearchStore:
+    def __init__(self, client: OpenSearch, prefix: str = "canhbao", refresh: bool = False):
+        """`refresh=True` makes every write visible to search at once (tests, small loads);
+        otherwise writes become searchable within the index refresh interval (1 s)."""
+        self._client = client
+        self._refresh = "true" if refresh else "false"
+        self.index = {name: f"{prefix}-{name}" for name in MAPPINGS}
+        self.ensure_indices()
+
+    @classmethod
+    def connect(cls, url: str, prefix: str = "canhbao", refresh: bool = False) -> OpenSearchStore:
+        client = OpenSearch(hosts=[url], max_retries=3, retry_on_timeout=True, timeout=30)
+        return cls(client, prefix=prefix, refresh=refresh)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConflictError:
+            raise
+        except OpenSearchException as exc:
+            raise StoreError(f"OpenSearch {what} failed: {exc}") from exc
+
+    def ensure_indices(self) -> None:
+        for name, index in self.index.items():
+            if self._call("index check", self._client.indices.exists, index=index):
+                continue
+            body = {"settings": INDEX_SETTINGS, "mappings": MAPPINGS[name]}
+            try:
+                self._client.indices.create(index=index, body=body)
+            except OpenSearchException as exc:
+                if "resource_already_exists_exception" not in str(exc):
+                    raise StoreError(f"creating index {index} failed: {exc}") from exc
+
+    # audit ------------------------------------------------------------------------------
+
+    def _get(self, name: str, doc_id: str) -> dict[str, Any] | None:
+        """A realtime GET; None when absent (404s here are expected, not worth a log line)."""
+        doc: dict[str, Any] = self._call(
+            f"{name} read", self._client.get, index=self.index[name], id=doc_id, ignore=404
+        )
+        return doc if doc.get("found") else None
+
+    def _head(self) -> tuple[int, str, dict[str, int] | None]:
+        doc = self._get("audit_head", _HEAD_ID)
+        if doc is None:
+            return 0, GENESIS_HASH, None
+        source = doc["_source"]
+        guard = {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
+        return int(source["seq"]), str(source["hash"]), guard
+
+    def _move_head(self, seq: int, digest: str, guard: dict[str, int] | None) -> None:
+        body = {"seq": seq, "hash": digest}
+        kwargs: dict[str, Any] = guard or {"op_type": "create"}
+        # On conflict another appender moved the head; it found our entry first (see below).
+        with contextlib.suppress(ConflictError):
+            self._client.index(index=self.index["audit_head"], id=_HEAD_ID, body=body, **kwargs)
+
+    def _append_audit(
+        self,
+        *,
+        actor: str,
+        action: AuditAction,
+        target: str,
+        reason: str | None,
+        details: dict[str, Any],
+        at: str,
+    ) -> None:
+        for _ in range(100):
+            seq, prev, guard = self._head()
+            seq += 1
+            existing = self._get("audit", str(seq))
+            if existing is not None:
+                # Entry `seq` exists but the head lags: its writer stopped between the two
+                # writes. Finish its work and try the next slot.
+                self._move_head(seq, existing["_source"]["hash"], guard)
+                continue
+            digest = chain_hash(
+                prev,
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action.value,
+                target=target,
+                reason=reason,
+                details=details,
+            )
+            body = {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action.value,
+                "target": target,
+                "reason": reason,
+                "details": details,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+            try:
+                self._call(
+                    "audit append",
+                    self._client.index,
+                    index=self.index["audit"],
+                    id=str(seq),
+                    body=body,
+                    op_type="create",
+                    refresh=self._refresh,
+                )
+            except ConflictError:
+                continue  # someone else took slot `seq`: read the head again
+            self._move_head(seq, digest, guard)
+            return
+        raise StoreError("audit append kept conflicting; is something writing in a loop?")
+
+    # writes -----------------------------------------------------------------------------
+
+    def _bulk(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not lines:
+            return []
+        body = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n"
+        response = self._call("bulk write", self._client.bulk, body=body, refresh=self._refresh)
+        items: list[dict[str, Any]] = [next(iter(item.values())) for item in response["items"]]
+        failed = [i for i in items if i.get("error") and i.get("status") != 409]
+        if failed:
+            raise StoreError(f"{len(failed)} bulk item(s) failed, first: {failed[0]['error']}")
+        return items
+
+    def write_batch(self, batch: StoredBatch) -> int:
+        classified = {c.post_id: c for c in batch.classifications}
+        lines: list[dict[str, Any]] = []
+        sightings = [d for d in batch.duplicates if d.duplicate_kind is not DuplicateKind.SAME_POST]
+        for post in [*batch.posts, *sightings]:
+            result = classified.get(post.post_id)
+            signature = batch.signatures.get(post.post_id)
+            lines.append({"create": {"_index": self.index["posts"], "_id": post.post_id}})
+            lines.append(
+                {
+                    "post_id": post.post_id,
+                    "platform": post.raw.platform.value,
+                    "kind": post.raw.kind.value,
+                    "source_id": post.raw.source_id,
+                    "url": post.raw.url,
+                    "language": post.language,
+                    "content_hash": post.content_hash,
+                    "cluster_id": post.cluster_id,
+                    "duplicate_of": post.duplicate_of,
+                    "duplicate_kind": post.duplicate_kind.value if post.duplicate_kind else None,
+                    "collected_at": post.raw.collected_at.isoformat(),
+                    "title": post.title,
+                    "text": post.text,
+                    "labels": [label.value for label in result.labels] if result else [],
+                    "signature": base64.b64encode(signature).decode() if signature else None,
+                    "record": _doc(post),
+                    "classification": _doc(result) if result else None,
+                }
+            )
+        self._bulk(lines)
+        platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
+        alert_lines: list[dict[str, Any]] = []
+        for alert in batch.alerts:
+            alert_lines.append({"create": {"_index": self.index["alerts"], "_id": alert.alert_id}})
+            alert_lines.append(self._alert_body(alert, platforms.get(alert.post_id, "other")))
+        items = self._bulk(alert_lines)
+        new_alerts = [
+            a for a, item in zip(batch.alerts, items, strict=True) if item["status"] == 201
+        ]
+        for alert in new_alerts:
+            self._append_audit(
+                actor=f"system:{alert.model_version}",
+                action=AuditAction.ALERT_CREATED,
+                target=alert.alert_id,
+                reason=None,
+                details={
+                    "labels": [label.value for label in alert.labels],
+                    "severity": alert.severity.value,
+                },
+                at=alert.created_at.isoformat(),
+            )
+        letters: list[dict[str, Any]] = []
+        for letter in batch.dead_letters:
+            letters.append({"index": {"_index": self.index["deadletters"]}})
+            letters.append(
+                {
+                    "at": letter.at.isoformat(),
+                    "reason_code": letter.reason_code.value,
+                    "origin": letter.origin,
+                    "record": _doc(letter),
+                }
+            )
+        self._bulk(letters)
+        return len(new_alerts)
+
+    @staticmethod
+    def _alert_body(alert: Alert, platform: str) -> dict[str, Any]:
+        return {
+            "alert_id": alert.alert_id,
+            "post_id": alert.post_id,
+            "status": alert.status.value,
+            "severity": alert.severity.value,
+            "severity_rank": alert.severity.rank,
+            "platform": platform,
+            "cluster_id": alert.cluster_id,
+            "labels": [label.value for label in alert.labels],
+            "created_at": alert.created_at.isoformat(),
+            "version": alert.version,
+            "record": _doc(alert),
+        }
+
+    def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
+        doc = self._get("alerts", decision.alert_id)
+        if doc is None:
+            raise AlertNotFound(decision.alert_id)
+        alert = Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
+        check_decidable(alert, decision, expected_version)
+        at = decision.decided_at.isoformat()
+        try:
+            self._call(
+                "decision write",
+                self._client.index,
+                index=self.index["decisions"],
+                id=f"{alert.alert_id}:{alert.version}",
+                op_type="create",
+                refresh=self._refresh,
+                body={
+                    "alert_id": alert.alert_id,
+                    "action": decision.action.value,
+                    "analyst": decision.analyst,
+                    "decided_at": at,
+                    "record": _doc(decision),
+                },
+            )
+        except ConflictError:
+            raise DecisionConflict(f"{alert.alert_id} was just decided by someone else") from None
+        updated, audit_action = apply_decision(alert, decision)
+        try:
+            self._call(
+                "alert update",
+                self._client.index,
+                index=self.index["alerts"],
+                id=alert.alert_id,
+                body=self._alert_body(updated, doc["_source"]["platform"]),
+                if_seq_no=doc["_seq_no"],
+                if_primary_term=doc["_primary_term"],
+                refresh=self._refresh,
+            )
+        except ConflictError:
+            raise DecisionConflict(f"{alert.alert_id} changed while deciding") from None
+        details = audit_details(alert, updated, decision)
+        self._append_audit(
+            actor=decision.analyst,
+            action=audit_action,
+            target=alert.alert_id,
+            reason=decision.reason,
+            details=details,
+            at=at,
+        )
+        return updated
+
+    # reads ------------------------------------------------------------------------------
+
+    def _search(self, name: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self._call("search", self._client.search, index=self.index[name], body=body)
+        hits: list[dict[str, Any]] = response["hits"]["hits"]
+        return hits
+
+    def list_alerts(self, query: AlertQuery) -> AlertPage:
+        filters: list[dict[str, Any]] = []
+        if query.status is not None:
+            filters.append({"term": {"status": query.status.value}})
+        if query.severity is not None:
+            filters.append({"term": {"severity": query.severity.value}})
+        if query.platform is not None:
+            filters.append({"term": {"platform": query.platform.value}})
+        if query.label is not None:
+            filters.append({"term": {"labels": query.label.value}})
+        window: dict[str, str] = {}
+        if query.since is not None:
+            window["gte"] = query.since.isoformat()
+        if query.until is not None:
+            window["lt"] = query.until.isoformat()
+        if window:
+            filters.append({"range": {"created_at": window}})
+        limit = max(1, min(query.limit, 500))
+        body: dict[str, Any] = {
+            "query": {"bool": {"filter": filters}},
+            "sort": [{"severity_rank": "desc"}, {"created_at": "desc"}, {"alert_id": "desc"}],
+            "size": limit + 1,
+        }
+        if query.cursor:
+            body["search_after"] = _decode_cursor(query.cursor)
+        hits = self._search("alerts", body)
+        alerts = [Alert.model_validate_json(json.dumps(h["_source"]["record"])) for h in hits]
+        cursor = _encode_cursor(hits[limit - 1]["sort"]) if len(hits) > limit else None
+        return AlertPage(alerts[:limit], cursor)
+
+    def get_alert(self, alert_id: str) -> AlertDetail:
+        doc = self._get("alerts", alert_id)
+        if doc is None:
+            raise AlertNotFound(alert_id)
+        alert = Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
+        post = self._get("posts", alert.post_id)
+        if post is None:
+            raise StoreError(f"alert {alert_id} points at a missing post {alert.post_id}")
+        source = post["_source"]
+        duplicates = self._search(
+            "posts",
+            {
+                "query": {"term": {"duplicate_of": alert.post_id}},
+                "sort": [{"collected_at": "asc"}],
+                "size": 200,
+            },
+        )
+        decisions = self._search(
+            "decisions",
+            {
+                "query": {"term": {"alert_id": alert_id}},
+                "sort": [{"decided_at": "asc"}],
+                "size": 100,
+            },
+        )
+        classification = source.get("classification")
+        return AlertDetail(
+            alert=alert,
+            post=NormalizedPost.model_validate_json(json.dumps(source["record"])),
+            classification=(
+                Classification.model_validate_json(json.dumps(classification))
+                if classification
+                else None
+            ),
+            duplicates=[
+                NormalizedPost.model_validate_json(json.dumps(h["_source"]["record"]))
+                for h in duplicates
+            ],
+            decisions=[
+                AnalystDecision.model_validate_json(json.dumps(h["_source"]["record"]))
+                for h in decisions
+            ],
+        )
+
+    def audit_log(
+        self, target: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[AuditEvent]:
+        filters: list[dict[str, Any]] = [{"range": {"seq": {"gt": after_seq}}}]
+        if target:
+            filters.append({"term": {"target": target}})
+        hits = self._search(
+            "audit",
+            {
+                "query": {"bool": {"filter": filters}},
+                "sort": [{"seq": "asc"}],
+                "size": max(1, min(limit, 1000)),
+            },
+        )
+        return [AuditEvent.model_validate_json(json.dumps(h["_source"])) for h in hits]
+
+    def verify_audit_chain(self) -> int:
+        prev, count = GENESIS_HASH, 0
+        while True:
+            events = self.audit_log(after_seq=count, limit=_PAGE)
+            for event in events:
+                expected = chain_hash(
+                    prev,
+                    seq=event.seq,
+                    at=_stored_at(event),
+                    actor=event.actor,
+                    action=event.action.value,
+                    target=event.target,
+                    reason=event.reason,
+                    details=event.details,
+                )
+                if event.prev_hash != prev or event.hash != expected or event.seq != count + 1:
+                    raise StoreError(f"audit log chain broken at entry {event.seq}")
+                prev, count = event.hash, count + 1
+            if len(events) < _PAGE:
+                return count
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        hits = self._search("deadletters", {"sort": [{"at": "asc"}], "size": limit})
+        return [DeadLetter.model_validate_json(json.dumps(h["_source"]["record"])) for h in hits]
+
+    def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
+        hits = self._search(
+            "posts",
+            {
+                "query": {"bool": {"must_not": {"exists": {"field": "duplicate_kind"}}}},
+                "sort": [{"collected_at": "desc"}, {"post_id": "desc"}],
+                "size": min(limit, 10_000),
+                "_source": ["post_id", "content_hash", "signature", "cluster_id"],
+            },
+        )
+        for hit in reversed(hits):
+            source = hit["_source"]
+            signature = source.get("signature")
+            yield DedupSeed(
+                source["post_id"],
+                source["content_hash"],
+                base64.b64decode(signature) if signature else None,
+                source["cluster_id"],
+            )
+
+    def counts(self) -> dict[str, Any]:
+        def count(name: str, query: dict[str, Any]) -> int:
+            response = self._call(
+                "count", self._client.count, index=self.index[name], body={"query": query}
+            )
+            return int(response["count"])
+
+        def grouped(name: str, field: str) -> dict[str, int]:
+            body = {"size": 0, "aggs": {"by": {"terms": {"field": field, "size": 50}}}}
+            response = self._call(
+                "aggregation", self._client.search, index=self.index[name], body=body
+            )
+            return {b["key"]: b["doc_count"] for b in response["aggregations"]["by"]["buckets"]}
+
+        no_dup = {"bool": {"must_not": {"exists": {"field": "duplicate_kind"}}}}
+        return {
+            "posts": count("posts", no_dup),
+            "duplicates": count("posts", {"exists": {"field": "duplicate_kind"}}),
+            "alerts": grouped("alerts", "status"),
+            "dead_letters": grouped("deadletters", "reason_code"),
+            "audit_events": count("audit", {"match_all": {}}),
+            "checked_at": utc_now().isoformat(),
+        }
+
+    def delete_indices(self) -> None:
+        """Drop this store's indices (tests, and `canhbao` teardown of a scratch prefix)."""
+        for index in self.index.values():
+            self._client.indices.delete(index=index, ignore_unavailable=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _stored_at(event: AuditEvent) -> str:
+    # The hash covers the timestamp exactly as it was written: ISO 8601 with the UTC offset.
+    return event.at.isoformat()
+
+
+def _encode_cursor(sort_values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_values).encode()).decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise StoreError(f"invalid cursor: {exc}") from None
+    if not isinstance(values, list) or len(values) != 3:
+        raise StoreError("invalid cursor: not a queue position")
+    return values

@@ -1,0 +1,66 @@
+"""Helpers shared by the store tests of every backend."""
+
+from __future__ import annotations
+
+import threading
+
+from alerting.exceptions import DecisionConflict
+from alerting.store import AlertStore, StoredBatch
+from schemas import AnalystDecision, DecisionAction, utc_now
+from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
+
+HATE = "bọn bắc kỳ cút hết về quê đi đừng ở đây nữa"
+
+
+def stored(result: BatchResult) -> StoredBatch:
+    return StoredBatch(
+        result.posts,
+        result.duplicates,
+        result.classifications,
+        result.alerts,
+        result.dead_letters,
+        result.signatures,
+    )
+
+
+def fill(store: AlertStore, ctx: PipelineContext, n: int = 3) -> list[str]:
+    batch = [
+        # Under 8 words: matched exactly only, so each is its own post.
+        InboundRecord(f"t:{i}", line(external_id=f"h{i}", text=f"bọn bắc kỳ cút hết {i}"))
+        for i in range(n)
+    ]
+    result = process_batch(batch, ctx)
+    store.write_batch(stored(result))
+    return [a.alert_id for a in result.alerts]
+
+
+def decision(alert_id: str, action: DecisionAction, **kw: object) -> AnalystDecision:
+    fields: dict[str, object] = {
+        "alert_id": alert_id,
+        "action": action,
+        "analyst": "lan",
+        "reason": "đã xem xét nội dung",
+        "decided_at": utc_now(),
+    }
+    fields.update(kw)
+    return AnalystDecision(**fields)  # type: ignore[arg-type]
+
+
+def race_two_deciders(first: AlertStore, second: AlertStore, alert_id: str) -> list[str]:
+    """Two analysts dismiss one alert at the same moment through two store handles."""
+    outcomes: list[str] = []
+
+    def act(store: AlertStore, who: str) -> None:
+        try:
+            store.decide(decision(alert_id, DecisionAction.DISMISS, analyst=who))
+            outcomes.append("ok")
+        except DecisionConflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=act, args=(s, w)) for s, w in ((first, "a"), (second, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(outcomes)

@@ -1,0 +1,150 @@
+"""The review-store contract, run against every backend: SQLite (a real database file) and
+OpenSearch (the real server of `make stack-up`). Backend-specific checks live beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
+from alerting.store import AlertQuery, AlertStore, SQLiteStore
+from alerting.store.opensearch import OpenSearchStore
+from schemas import (
+    AlertStatus,
+    DecisionAction,
+    DuplicateKind,
+    Label,
+    Severity,
+)
+from stream_jobs.dedup import DedupEntry, DedupIndex
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
+from tests.integration.helpers import HATE, decision, fill, stored
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
+    """Shadows the SQLite-only `store` fixture: every test here runs on both backends."""
+    if request.param == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "store.db")
+        yield sqlite
+        sqlite.close()
+        return
+    url = request.getfixturevalue("opensearch_url")
+    search = OpenSearchStore.connect(url, prefix=unique, refresh=True)
+    yield search
+    search.delete_indices()
+    search.close()
+
+
+def test_write_batch_is_idempotent(store: AlertStore, ctx: PipelineContext) -> None:
+    batch = [InboundRecord("t:1", line(external_id="x", text=HATE)), InboundRecord("t:2", b"{")]
+    result = process_batch(batch, ctx)
+    assert store.write_batch(stored(result)) == 1
+    assert store.write_batch(stored(result)) == 0  # replay after a crash: nothing new
+    counts = store.counts()
+    assert counts["alerts"] == {"pending_review": 1}
+    assert counts["audit_events"] == 1
+    assert counts["dead_letters"] == {"malformed_json": 2}  # each delivery of a bad record
+
+
+def test_alert_detail_has_post_evidence_and_duplicates(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    batch = [
+        InboundRecord("t:1", line(external_id="a", text=HATE)),
+        InboundRecord("t:2", line(external_id="b", text=HATE + " chia sẻ ngay nha mọi người")),
+    ]
+    result = process_batch(batch, ctx)
+    store.write_batch(stored(result))
+    [alert] = result.alerts
+    detail = store.get_alert(alert.alert_id)
+    assert detail.post.text == HATE
+    assert detail.classification is not None
+    assert Label.HATE in detail.classification.labels
+    assert [d.duplicate_of for d in detail.duplicates] == [alert.post_id]
+    with pytest.raises(AlertNotFound):
+        store.get_alert("al_" + "f" * 32)
+
+
+def test_confirm_records_decision_and_audit(store: AlertStore, ctx: PipelineContext) -> None:
+    [alert_id, *_] = fill(store, ctx)
+    updated = store.decide(
+        decision(alert_id, DecisionAction.CONFIRM, category=Label.HATE, destinations=["cong_an"])
+    )
+    assert updated.status is AlertStatus.CONFIRMED
+    assert updated.version == 2
+    events = store.audit_log(target=alert_id)
+    assert [e.action.value for e in events] == ["alert.created", "alert.confirmed"]
+    last = events[-1]
+    assert (last.actor, last.reason) == ("lan", "đã xem xét nội dung")
+    assert last.details == {
+        "from": "pending_review",
+        "to": "confirmed",
+        "category": "hate",
+        "destinations": ["cong_an"],
+    }
+    assert store.verify_audit_chain() == len(store.audit_log(limit=1000))
+
+
+def test_second_decision_conflicts_and_changes_nothing(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    [alert_id, *_] = fill(store, ctx)
+    store.decide(decision(alert_id, DecisionAction.DISMISS))
+    with pytest.raises(DecisionConflict, match="already dismissed"):
+        store.decide(decision(alert_id, DecisionAction.CONFIRM, category=Label.HATE))
+    assert store.get_alert(alert_id).alert.status is AlertStatus.DISMISSED
+    assert len(store.get_alert(alert_id).decisions) == 1
+
+
+def test_stale_version_conflicts(store: AlertStore, ctx: PipelineContext) -> None:
+    [alert_id, *_] = fill(store, ctx)
+    store.decide(decision(alert_id, DecisionAction.ESCALATE), expected_version=1)
+    with pytest.raises(DecisionConflict, match="version"):
+        store.decide(decision(alert_id, DecisionAction.DISMISS), expected_version=1)
+    store.decide(decision(alert_id, DecisionAction.DISMISS), expected_version=2)
+
+
+def test_queue_pagination_and_filters(store: AlertStore, ctx: PipelineContext) -> None:
+    ids = fill(store, ctx, n=7)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_alerts(AlertQuery(limit=3, cursor=cursor))
+        seen += [a.alert_id for a in page.alerts]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == len(set(seen))
+    store.decide(decision(ids[0], DecisionAction.DISMISS))
+    pending = store.list_alerts(AlertQuery(status=AlertStatus.PENDING, limit=50)).alerts
+    assert ids[0] not in {a.alert_id for a in pending}
+    assert store.list_alerts(AlertQuery(label=Label.SPAM)).alerts == []
+    assert len(store.list_alerts(AlertQuery(label=Label.HATE, limit=50)).alerts) == 7
+    high = store.list_alerts(AlertQuery(severity=Severity.CRITICAL)).alerts
+    assert all(a.severity is Severity.CRITICAL for a in high)
+    with pytest.raises(StoreError, match="cursor"):
+        store.list_alerts(AlertQuery(cursor="not-a-cursor"))
+
+
+def test_dedup_seeds_warm_a_new_index(store: AlertStore, ctx: PipelineContext) -> None:
+    long_text = HATE + " và những lời lẽ khác nữa"
+    first = process_batch([InboundRecord("t:1", line(external_id="a", text=long_text))], ctx)
+    store.write_batch(stored(first))
+    fill(store, ctx, n=2)
+    seeds = {s.post_id: s for s in store.dedup_seeds(10)}
+    assert len(seeds) == 3
+    assert seeds[first.posts[0].post_id].signature is not None  # long enough for near-dups
+    fresh = DedupIndex()
+    for seed in seeds.values():
+        fresh.add(DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id))
+    ctx.dedup = fresh
+    again = process_batch([InboundRecord("t:2", line(external_id="z", text=long_text + " !"))], ctx)
+    # Found through the signature loaded from the store (the text differs by a "!").
+    assert [d.duplicate_kind for d in again.duplicates] == [DuplicateKind.NEAR]

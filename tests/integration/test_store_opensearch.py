@@ -1,0 +1,100 @@
+"""OpenSearch-only behaviour, against the real server: accent-insensitive analysis, racing
+deciders on two clients, tamper evidence, and a clear error when the server is away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from alerting.exceptions import StoreError
+from alerting.store.opensearch import OpenSearchStore
+from schemas import DecisionAction
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
+from tests.integration.helpers import decision, fill, race_two_deciders, stored
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def store(opensearch_url: str, unique: str) -> Iterator[OpenSearchStore]:
+    search = OpenSearchStore.connect(opensearch_url, prefix=unique, refresh=True)
+    yield search
+    search.delete_indices()
+    search.close()
+
+
+def _matches(store: OpenSearchStore, text: str) -> set[str]:
+    response = store._client.search(
+        index=store.index["posts"], body={"query": {"match": {"text": text}}}
+    )
+    return {hit["_source"]["text"] for hit in response["hits"]["hits"]}
+
+
+def test_search_matches_with_or_without_diacritics(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    result = process_batch(
+        [
+            InboundRecord("t:1", line(external_id="1", text="Ngập nặng ở Hà Nội chiều nay")),
+            InboundRecord("t:2", line(external_id="2", text="Giá vàng tăng mạnh hôm nay")),
+        ],
+        ctx,
+    )
+    store.write_batch(stored(result))
+    hanoi = {"Ngập nặng ở Hà Nội chiều nay"}
+    assert _matches(store, "ha noi") == hanoi
+    assert _matches(store, "Hà Nội") == hanoi
+    assert _matches(store, "HA NOI") == hanoi
+
+
+def test_racing_deciders_on_two_clients_one_wins(
+    store: OpenSearchStore, opensearch_url: str, unique: str, ctx: PipelineContext
+) -> None:
+    [alert_id, *_] = fill(store, ctx)
+    other = OpenSearchStore.connect(opensearch_url, prefix=unique, refresh=True)
+    outcomes = race_two_deciders(store, other, alert_id)
+    other.close()
+    assert outcomes == ["conflict", "ok"]
+    assert len(store.get_alert(alert_id).decisions) == 1
+    assert store.verify_audit_chain() == 4  # three created, one decided
+
+
+def test_rewritten_audit_entry_breaks_the_chain(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    fill(store, ctx)
+    assert store.verify_audit_chain() == 3
+    store._client.update(
+        index=store.index["audit"], id="2", body={"doc": {"actor": "someone else"}}, refresh=True
+    )
+    with pytest.raises(StoreError, match="chain broken at entry 2"):
+        store.verify_audit_chain()
+
+
+def test_head_lagging_behind_entries_is_repaired(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    ids = fill(store, ctx, n=3)  # audit entries 1-3
+    first = store.audit_log(limit=1)[0]
+    # As if the writers of entries 2 and 3 had died before moving the head.
+    store._client.index(
+        index=store.index["audit_head"],
+        id="head",
+        body={"seq": first.seq, "hash": first.hash},
+        refresh=True,
+    )
+    store.decide(decision(ids[0], DecisionAction.DISMISS))
+    events = store.audit_log(limit=10)
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert events[-1].action.value == "alert.dismissed"
+    assert store.verify_audit_chain() == 4
+
+
+def test_unreachable_server_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="OpenSearch"):
+        OpenSearchStore(
+            OpenSearch(hosts=["http://127.0.0.1:1"], max_retries=0, timeout=2), prefix="x"
+        )
