@@ -146,6 +146,54 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     _serve(_settings(), host, port)
 
 
+@app.command()
+def worker(
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    within: Annotated[float, typer.Option(min=0.05, help="max seconds to fill a batch")] = 0.5,
+) -> None:
+    """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
+    import faust
+
+    from canhbao.wiring import build_context, load_classifier, open_store, topology
+    from stream_jobs.dedup import DedupEntry
+    from stream_jobs.worker import WorkerConfig, build_worker
+
+    settings = _settings()
+    try:
+        ctx = build_context(settings, load_classifier(settings))
+        store = open_store(settings)
+        for seed in store.dedup_seeds(settings.dedup_capacity):
+            ctx.dedup.add(
+                DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id)
+            )
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    config = WorkerConfig(settings.kafka_bootstrap, topology(settings), batch_size, within)
+    app_ = build_worker(config, ctx, store)
+    faust.Worker(app_, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
+@app.command()
+def topics(action: Annotated[str, typer.Argument(help="create | list")] = "create") -> None:
+    """Create the Kafka topics (partitions, retention) that the workers and collectors use."""
+    from canhbao.wiring import topology
+    from stream_jobs.backends.kafka import ensure_topics
+
+    settings = _settings()
+    specs = topology(settings).specs()
+    if action == "list":
+        for spec in specs:
+            typer.echo(
+                f"{spec.name}\tpartitions={spec.partitions}\tretention_ms={spec.retention_ms}"
+            )
+        return
+    try:
+        created = ensure_topics(settings.kafka_bootstrap, specs)
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none (all exist)'}")
+
+
 @train_app.command("baseline")
 def train_baseline_cmd(
     data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,

@@ -36,3 +36,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Client libraries log every request at INFO; their warnings and errors still come through.
+    for noisy in ("opensearch", "kafka", "aiokafka", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,14 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="baseline model; default DATA_DIR/models/baseline"
     )
+    store_backend: Literal["sqlite", "opensearch"] = Field(
+        "sqlite", description="review store: embedded SQLite, or the OpenSearch index"
+    )
+    opensearch_url: str = "http://127.0.0.1:9250"
+    index_prefix: str = Field("canhbao", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = Field("canhbao", pattern=r"^[A-Za-z0-9._-]{1,60}$")
+    topic_partitions: int = Field(6, ge=1, le=256)
     max_text_bytes: int = Field(100_000, ge=1_000)
     batch_size: int = Field(256, ge=1, le=10_000)
     dedup_capacity: int = Field(200_000, ge=1_000)

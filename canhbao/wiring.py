@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerting.store import SQLiteStore
+from alerting.store import AlertStore, SQLiteStore
 from canhbao.settings import Settings, load_pseudonym_key
 from classifiers import Classifier
 from classifiers.baseline import BaselineModel
@@ -10,16 +10,30 @@ from stream_jobs.dedup import DedupIndex
 from stream_jobs.parse import ParseLimits
 from stream_jobs.pipeline import PipelineContext
 from stream_jobs.routing import RoutingPolicy
+from stream_jobs.topics import Topology
 
-__all__ = ["build_context", "load_classifier", "open_store"]
+__all__ = ["build_context", "load_classifier", "open_store", "topology"]
 
 
 def load_classifier(settings: Settings) -> Classifier:
     return BaselineModel.load(settings.baseline_dir)
 
 
-def open_store(settings: Settings) -> SQLiteStore:
+def open_store(settings: Settings) -> AlertStore:
+    if settings.store_backend == "opensearch":
+        # Imported here: opensearch-py comes with the `stream` extra, not the light default.
+        from alerting.store.opensearch import OpenSearchStore
+
+        return OpenSearchStore.connect(settings.opensearch_url, prefix=settings.index_prefix)
     return SQLiteStore(settings.store_path)
+
+
+def topology(settings: Settings) -> Topology:
+    return Topology(
+        prefix=settings.topic_prefix,
+        partitions=settings.topic_partitions,
+        destinations=settings.destinations,
+    )
 
 
 def build_context(settings: Settings, classifier: Classifier) -> PipelineContext:

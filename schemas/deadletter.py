@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from enum import StrEnum
 from typing import Literal
 
@@ -33,6 +34,13 @@ class DeadLetter(Contract):
     origin: str = Field(description="where the record came from: file:line, topic/partition@offset")
     original_b64: str = Field(description="the record's original bytes, base64")
     at: UtcDatetime
+
+    @property
+    def key(self) -> str:
+        """Identity for idempotent storage: the same bytes at the same origin, rejected for the
+        same reason, is one dead letter however often a replay delivers it."""
+        raw = f"{self.origin}\x1f{self.reason_code.value}\x1f{self.original_b64}"
+        return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()
 
     @property
     def original(self) -> bytes:

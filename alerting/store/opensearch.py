@@ -8,7 +8,10 @@ Consistency without transactions:
   `if_seq_no`/`if_primary_term`;
 - the audit log is append-only and hash-chained: entry N is created with id N, and a small head
   document records the last entry; an appender that finds entry N already written (a writer
-  that died before moving the head) moves the head on and tries N + 1.
+  that died before moving the head) moves the head on and tries N + 1;
+- an alert is flagged `created_audited` once its "alert.created" entry is written. A batch
+  replayed after a crash between the two writes finds the alert unflagged and writes the
+  missing entry (after checking it is really missing), so every alert is audited exactly once.
 """
 
 from __future__ import annotations
@@ -178,9 +181,57 @@ class OpenSearchStore:
         return items
 
     def write_batch(self, batch: StoredBatch) -> int:
-        classified = {c.post_id: c for c in batch.classifications}
+        """Write order is the recovery plan: alerts, their audit entries and dead letters
+        first, posts last. A stored post means its batch is complete — and the dedup index of a
+        restarted worker is warmed from stored posts, so a batch cut short by a crash is
+        reprocessed in full on redelivery rather than skipped as "already seen"."""
+        created = self._write_alerts(batch)
+        self._bulk(self._dead_letter_lines(batch))
+        self._bulk(self._post_lines(batch))
+        return created
+
+    def _write_alerts(self, batch: StoredBatch) -> int:
+        platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
         lines: list[dict[str, Any]] = []
+        for alert in batch.alerts:
+            lines.append({"create": {"_index": self.index["alerts"], "_id": alert.alert_id}})
+            lines.append(self._alert_body(alert, platforms.get(alert.post_id, "other")))
+        statuses = [item["status"] for item in self._bulk(lines)]
+        created = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 201]
+        existing = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 409]
+        for alert in [*created, *self._unaudited(existing)]:
+            self._append_audit(
+                actor=f"system:{alert.model_version}",
+                action=AuditAction.ALERT_CREATED,
+                target=alert.alert_id,
+                reason=None,
+                details={
+                    "labels": [label.value for label in alert.labels],
+                    "severity": alert.severity.value,
+                },
+                at=alert.created_at.isoformat(),
+            )
+            self._flag_audited(alert.alert_id)
+        return len(created)
+
+    def _dead_letter_lines(self, batch: StoredBatch) -> list[dict[str, Any]]:
+        lines: list[dict[str, Any]] = []
+        for letter in batch.dead_letters:
+            lines.append({"create": {"_index": self.index["deadletters"], "_id": letter.key}})
+            lines.append(
+                {
+                    "at": letter.at.isoformat(),
+                    "reason_code": letter.reason_code.value,
+                    "origin": letter.origin,
+                    "record": _doc(letter),
+                }
+            )
+        return lines
+
+    def _post_lines(self, batch: StoredBatch) -> list[dict[str, Any]]:
+        classified = {c.post_id: c for c in batch.classifications}
         sightings = [d for d in batch.duplicates if d.duplicate_kind is not DuplicateKind.SAME_POST]
+        lines: list[dict[str, Any]] = []
         for post in [*batch.posts, *sightings]:
             result = classified.get(post.post_id)
             signature = batch.signatures.get(post.post_id)
@@ -206,44 +257,60 @@ class OpenSearchStore:
                     "classification": _doc(result) if result else None,
                 }
             )
-        self._bulk(lines)
-        platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
-        alert_lines: list[dict[str, Any]] = []
-        for alert in batch.alerts:
-            alert_lines.append({"create": {"_index": self.index["alerts"], "_id": alert.alert_id}})
-            alert_lines.append(self._alert_body(alert, platforms.get(alert.post_id, "other")))
-        items = self._bulk(alert_lines)
-        new_alerts = [
-            a for a, item in zip(batch.alerts, items, strict=True) if item["status"] == 201
-        ]
-        for alert in new_alerts:
-            self._append_audit(
-                actor=f"system:{alert.model_version}",
-                action=AuditAction.ALERT_CREATED,
-                target=alert.alert_id,
-                reason=None,
-                details={
-                    "labels": [label.value for label in alert.labels],
-                    "severity": alert.severity.value,
-                },
-                at=alert.created_at.isoformat(),
-            )
-        letters: list[dict[str, Any]] = []
-        for letter in batch.dead_letters:
-            letters.append({"index": {"_index": self.index["deadletters"]}})
-            letters.append(
-                {
-                    "at": letter.at.isoformat(),
-                    "reason_code": letter.reason_code.value,
-                    "origin": letter.origin,
-                    "record": _doc(letter),
+        return lines
+
+    def _flag_audited(self, alert_id: str) -> None:
+        self._call(
+            "audit flag",
+            self._client.update,
+            index=self.index["alerts"],
+            id=alert_id,
+            body={"doc": {"created_audited": True}},
+            refresh=self._refresh,
+        )
+
+    def _unaudited(self, alerts: list[Alert]) -> list[Alert]:
+        """Of alerts that already existed (a replayed batch), those whose "alert.created"
+        entry was never written: their writer died between the two writes."""
+        if not alerts:
+            return []
+        response = self._call(
+            "alert read",
+            self._client.mget,
+            index=self.index["alerts"],
+            body={"ids": [a.alert_id for a in alerts]},
+            _source_includes=["created_audited"],
+        )
+        flagged = {
+            d["_id"]
+            for d in response["docs"]
+            if d.get("found") and d["_source"].get("created_audited")
+        }
+        suspects = [a for a in alerts if a.alert_id not in flagged]
+        if not suspects:
+            return []
+        self._call("refresh", self._client.indices.refresh, index=self.index["audit"])
+        missing = []
+        for alert in suspects:
+            query = {
+                "bool": {
+                    "filter": [
+                        {"term": {"target": alert.alert_id}},
+                        {"term": {"action": AuditAction.ALERT_CREATED.value}},
+                    ]
                 }
+            }
+            found = self._call(
+                "audit check", self._client.count, index=self.index["audit"], body={"query": query}
             )
-        self._bulk(letters)
-        return len(new_alerts)
+            if found["count"] == 0:
+                missing.append(alert)
+            else:  # the entry was written; only the flag was lost
+                self._flag_audited(alert.alert_id)
+        return missing
 
     @staticmethod
-    def _alert_body(alert: Alert, platform: str) -> dict[str, Any]:
+    def _alert_body(alert: Alert, platform: str, created_audited: bool = False) -> dict[str, Any]:
         return {
             "alert_id": alert.alert_id,
             "post_id": alert.post_id,
@@ -255,6 +322,7 @@ class OpenSearchStore:
             "labels": [label.value for label in alert.labels],
             "created_at": alert.created_at.isoformat(),
             "version": alert.version,
+            "created_audited": created_audited,
             "record": _doc(alert),
         }
 
@@ -290,7 +358,11 @@ class OpenSearchStore:
                 self._client.index,
                 index=self.index["alerts"],
                 id=alert.alert_id,
-                body=self._alert_body(updated, doc["_source"]["platform"]),
+                body=self._alert_body(
+                    updated,
+                    doc["_source"]["platform"],
+                    created_audited=doc["_source"].get("created_audited", False),
+                ),
                 if_seq_no=doc["_seq_no"],
                 if_primary_term=doc["_primary_term"],
                 refresh=self._refresh,
@@ -406,6 +478,8 @@ class OpenSearchStore:
         return [AuditEvent.model_validate_json(json.dumps(h["_source"])) for h in hits]
 
     def verify_audit_chain(self) -> int:
+        # An audit, not a hot path: make every entry written so far visible first.
+        self._call("refresh", self._client.indices.refresh, index=self.index["audit"])
         prev, count = GENESIS_HASH, 0
         while True:
             events = self.audit_log(after_seq=count, limit=_PAGE)

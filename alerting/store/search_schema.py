@@ -68,6 +68,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "labels": _KEYWORD,
             "created_at": _DATE,
             "version": {"type": "integer"},
+            "created_audited": {"type": "boolean"},
             "record": _STORED_ONLY,
         },
     },

@@ -41,7 +41,16 @@ from schemas import (
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Each step takes a store from version N to N + 1; fresh stores get the full schema at once.
+_MIGRATIONS = {
+    1: """
+        ALTER TABLE dead_letters ADD COLUMN letter_key TEXT;
+        UPDATE dead_letters SET letter_key = 'legacy-' || id;
+    """,
+}
+# Indexes on columns that migrations add: created once the schema is current.
+_LATE_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (letter_key);"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -118,7 +127,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     at TEXT NOT NULL,
     reason_code TEXT NOT NULL,
     origin TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    letter_key TEXT
 );
 
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_log
@@ -161,8 +171,17 @@ class SQLiteStore:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0:
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                raise StoreError(f"{path}: schema version {version}, expected {SCHEMA_VERSION}")
+            while 0 < version < SCHEMA_VERSION:
+                self._db.executescript(
+                    f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version={version + 1}; COMMIT;"
+                )
+                version += 1
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: schema version {version} is newer than this canhbao"
+                    f" ({SCHEMA_VERSION})"
+                )
+            self._db.executescript(_LATE_INDEXES)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {path}: {exc}") from exc
         self._lock = threading.RLock()
@@ -309,13 +328,14 @@ class SQLiteStore:
                 )
             for letter in batch.dead_letters:
                 cur.execute(
-                    "INSERT INTO dead_letters (at, reason_code, origin, record)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO dead_letters (at, reason_code, origin, record,"
+                    " letter_key) VALUES (?, ?, ?, ?, ?)",
                     (
                         letter.at.isoformat(),
                         letter.reason_code.value,
                         letter.origin,
                         letter.model_dump_json(),
+                        letter.key,
                     ),
                 )
         return new_alerts

@@ -98,3 +98,23 @@ def test_unreachable_server_is_a_store_error() -> None:
         OpenSearchStore(
             OpenSearch(hosts=["http://127.0.0.1:1"], max_retries=0, timeout=2), prefix="x"
         )
+
+
+def test_replay_after_a_crash_between_alert_and_audit_writes_audits_exactly_once(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    batch = [InboundRecord("t:1", line(external_id="a", text="bọn bắc kỳ cút hết về quê đi"))]
+    result = process_batch(batch, ctx)
+    [alert] = result.alerts
+    # The crash: the alert document was created, its audit entry never written.
+    store._bulk(
+        [
+            {"create": {"_index": store.index["alerts"], "_id": alert.alert_id}},
+            store._alert_body(alert, "facebook"),
+        ]
+    )
+    assert store.write_batch(stored(result)) == 0  # the replay queues nothing new …
+    assert [e.target for e in store.audit_log()] == [alert.alert_id]  # … but audits it
+    assert store.write_batch(stored(result)) == 0  # and a second replay changes nothing
+    assert len(store.audit_log()) == 1
+    assert store.verify_audit_chain() == 1

@@ -42,3 +42,31 @@ def test_audit_log_is_append_only_and_tamper_evident(
     raw.close()
     with pytest.raises(StoreError, match="chain broken at entry 1"):
         store.verify_audit_chain()
+
+
+def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,"
+        " reason_code TEXT NOT NULL, origin TEXT NOT NULL, record TEXT NOT NULL);"
+        "INSERT INTO dead_letters (at, reason_code, origin, record) VALUES ('t', 'r', 'o', '{}');"
+        "PRAGMA user_version=1;"
+    )
+    old.close()
+    store = SQLiteStore(path)
+    store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("SELECT letter_key FROM dead_letters").fetchall() == [("legacy-1",)]
+    check.close()
+
+
+def test_a_newer_store_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    SQLiteStore(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version=99")
+    raw.close()
+    with pytest.raises(StoreError, match="newer than this canhbao"):
+        SQLiteStore(path)

@@ -1,0 +1,148 @@
+"""The stream worker: a Faust agent on Kafka that calls the same `process_batch` as the embedded
+runner, stores the result, and only then lets Faust acknowledge (and so commit) the batch.
+
+Delivery is at least once, and harmless when repeated: posts and alerts are stored under ids
+derived from the post id, so a redelivered batch creates nothing new. A store outage is waited
+out with backoff inside the batch — raising would let Faust acknowledge records that were never
+written. Alerts go on to the review topic (keyed by story cluster) and dead letters to the
+dead-letter topic, both at least once: their consumers de-duplicate by alert id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from alerting.exceptions import StoreError
+from alerting.store import AlertStore, StoredBatch
+from stream_jobs.backends.abstract import ORIGIN_HEADER
+from stream_jobs.metrics import PipelineMetrics
+from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
+from stream_jobs.topics import SCHEMA_HEADER, Topology
+
+__all__ = ["WorkerConfig", "build_worker", "write_until_stored"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerConfig:
+    def __init__(
+        self,
+        bootstrap: str,
+        topology: Topology,
+        batch_size: int = 256,
+        within_s: float = 0.5,
+        group_id: str = "canhbao-worker",
+        session_timeout_s: float = 10.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topology = topology
+        self.batch_size = batch_size
+        self.within_s = within_s
+        self.group_id = group_id
+        # How long a silent worker keeps its partitions. Faust's default (60 s) leaves a killed
+        # worker's partitions idle for a minute; 10 s is Kafka's classic default.
+        self.session_timeout_s = session_timeout_s
+
+
+def _origin(event: Any) -> str:
+    headers = {k: bytes(v).decode("utf-8", "replace") for k, v in (event.headers or {}).items()}
+    message = event.message
+    return headers.get(ORIGIN_HEADER) or f"{message.topic}/{message.partition}@{message.offset}"
+
+
+def write_until_stored(
+    store: AlertStore,
+    result: BatchResult,
+    sleep: Callable[[float], None] = time.sleep,
+    max_backoff_s: float = 30.0,
+) -> int:
+    """Store a batch, retrying with exponential backoff for as long as the store is down."""
+    batch = StoredBatch(
+        result.posts,
+        result.duplicates,
+        result.classifications,
+        result.alerts,
+        result.dead_letters,
+        result.signatures,
+    )
+    delay = 0.5
+    while True:
+        try:
+            return store.write_batch(batch)
+        except StoreError as exc:
+            log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
+            sleep(delay)
+            delay = min(delay * 2, max_backoff_s)
+
+
+def build_worker(
+    config: WorkerConfig,
+    ctx: PipelineContext,
+    store: AlertStore,
+    metrics: PipelineMetrics | None = None,
+) -> faust.App:
+    topology = config.topology
+    metrics = metrics or PipelineMetrics()
+    app = faust.App(
+        config.group_id,
+        broker=f"kafka://{config.bootstrap}",
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        topic_allow_declare=False,  # `canhbao topics create` owns partitions and retention
+        topic_disable_leader=True,
+        producer_acks=-1,
+        broker_commit_every=config.batch_size,
+        broker_commit_interval=1.0,
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
+    )
+    raw = app.topic(topology.raw, key_type=bytes, value_type=bytes, allow_empty=True)
+    review = app.topic(topology.alerts, key_type=bytes, value_type=bytes)
+    dead = app.topic(topology.dead_letters, key_type=bytes, value_type=bytes)
+
+    @app.agent(raw)
+    async def pipeline(stream: Any) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(config.batch_size, within=config.within_s):
+            started = time.perf_counter()
+            records = [InboundRecord(_origin(e), e.value or b"") for e in events]
+            # CPU-bound classification and blocking store clients run off the event loop,
+            # so Kafka heartbeats keep flowing while a batch is processed.
+            result = await loop.run_in_executor(None, process_batch, records, ctx)
+            if result.accounted != len(records):
+                log.error("batch accounted %d of %d records", result.accounted, len(records))
+            new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
+            for alert in result.alerts:
+                await review.send(
+                    key=alert.cluster_id.encode(),
+                    value=alert.model_dump_json().encode(),
+                    headers={SCHEMA_HEADER: b"alert/1"},
+                )
+            for letter in result.dead_letters:
+                await dead.send(
+                    key=letter.reason_code.value.encode(),
+                    value=letter.model_dump_json().encode(),
+                    headers={SCHEMA_HEADER: b"dead_letter/1"},
+                )
+            metrics.observe(result, len(records), new_alerts, time.perf_counter() - started)
+            log.info(
+                "batch stored",
+                extra={
+                    "records": len(records),
+                    "processed": len(result.posts),
+                    "duplicates": len(result.duplicates),
+                    "dead_letters": len(result.dead_letters),
+                    "new_alerts": new_alerts,
+                },
+            )
+
+    return app
