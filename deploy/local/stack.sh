@@ -7,7 +7,8 @@
 #   deploy/local/stack.sh status                 one line per service
 #
 # `--record` appends the services this call started to FILE, so that `make test` can stop
-# exactly what it started and leave a stack someone else started alone.
+# exactly what it started and leave a stack someone else started alone. A service that already
+# answers on its port is used as it is.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -125,7 +126,12 @@ up() {
     local port
     port="$(port_of "$service")"
     if port_open "$port"; then
-      die "port $port is taken by another process: stop it, or set CANHBAO_$(tr a-z A-Z <<<"$service")_PORT"
+      # Started elsewhere (another checkout, a system service): use it, never stop it.
+      if [[ "$service" == opensearch ]] && ! curl -sf "http://127.0.0.1:$port/" | grep -q '"distribution" : "opensearch"'; then
+        die "port $port answers but not as OpenSearch: stop that process, or set CANHBAO_OPENSEARCH_PORT"
+      fi
+      say "$service already answers on 127.0.0.1:$port (not started here; left alone)"
+      continue
     fi
     fetch "$service"
     "start_$service"
