@@ -63,9 +63,13 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     import uvicorn
 
     from alerting.api import create_app
+    from canhbao.settings import load_review_tokens
     from canhbao.wiring import open_store
 
-    tokens = dict(settings.review_tokens)
+    try:
+        tokens = load_review_tokens(settings)
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
     if not tokens:
         token = secrets.token_urlsafe(24)
         tokens = {token: "analyst"}
@@ -150,6 +154,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
 def worker(
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
     within: Annotated[float, typer.Option(min=0.05, help="max seconds to fill a batch")] = 0.5,
+    web_port: Annotated[
+        int | None, typer.Option(help="serve Faust's web endpoint here, for health probes")
+    ] = None,
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     import faust
@@ -168,7 +175,9 @@ def worker(
             )
     except CanhbaoError as exc:
         raise _fail(exc) from exc
-    config = WorkerConfig(settings.kafka_bootstrap, topology(settings), batch_size, within)
+    config = WorkerConfig(
+        settings.kafka_bootstrap, topology(settings), batch_size, within, web_port=web_port
+    )
     app_ = build_worker(config, ctx, store)
     faust.Worker(app_, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
@@ -263,6 +272,22 @@ def bench_pipeline_cmd(
     except CanhbaoError as exc:
         raise _fail(exc) from exc
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
+
+
+@bench_app.command("stack")
+def bench_stack_cmd(
+    posts: Annotated[int, typer.Option(min=100)] = 20_000,
+    rate: Annotated[float, typer.Option(min=1, help="posts/s in the latency phase")] = 200.0,
+) -> None:
+    """Kafka → `canhbao worker` → OpenSearch on the local stack (`make stack-up`)."""
+    from canhbao.bench_stack import bench_stack
+
+    settings = _settings()
+    try:
+        result = bench_stack(settings, posts, rate, settings.data_dir / "bench")
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
 
 
 @schemas_app.command("export")

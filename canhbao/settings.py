@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -10,7 +11,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_pseudonym_key"]
+from schemas.exceptions import CanhbaoError
+
+__all__ = ["Settings", "SettingsError", "load_pseudonym_key", "load_review_tokens"]
+
+
+class SettingsError(CanhbaoError):
+    """A setting, or a file it names, is unusable."""
 
 
 class Settings(BaseSettings):
@@ -40,6 +47,9 @@ class Settings(BaseSettings):
     review_tokens: dict[str, str] = Field(
         default_factory=dict, description='bearer token → analyst name, e.g. {"s3cret": "lan"}'
     )
+    review_tokens_file: Path | None = Field(
+        None, description="JSON file of bearer token → analyst name (a mounted secret)"
+    )
     destinations: tuple[str, ...] = ("cong_an", "so_tttt")
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|text)$")
@@ -51,6 +61,22 @@ class Settings(BaseSettings):
     @property
     def baseline_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models" / "baseline"
+
+
+def load_review_tokens(settings: Settings) -> dict[str, str]:
+    """Tokens from the environment and, if set, from the secret file (the file wins)."""
+    tokens = dict(settings.review_tokens)
+    if settings.review_tokens_file is not None:
+        try:
+            loaded = json.loads(settings.review_tokens_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read {settings.review_tokens_file}: {exc}") from exc
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise SettingsError(f"{settings.review_tokens_file}: expected {{token: analyst}}")
+        tokens.update(loaded)
+    return tokens
 
 
 def load_pseudonym_key(settings: Settings) -> bytes:

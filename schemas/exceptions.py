@@ -8,6 +8,7 @@ CanhbaoError
 ├── stream_jobs.PipelineError              the pipeline cannot go on
 │   ├── stream_jobs.BusError               Kafka unreachable, or a message not acknowledged
 │   └── stream_jobs.RejectedRecord         one record can never be processed: dead-letter it
+├── canhbao.settings.SettingsError         a setting, or a file it names, is unusable
 └── alerting.AlertingError                 review store and API
     ├── alerting.StoreError                the store cannot read or write
     ├── alerting.AlertNotFound

@@ -39,6 +39,7 @@ class WorkerConfig:
         within_s: float = 0.5,
         group_id: str = "canhbao-worker",
         session_timeout_s: float = 10.0,
+        web_port: int | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topology = topology
@@ -48,6 +49,7 @@ class WorkerConfig:
         # How long a silent worker keeps its partitions. Faust's default (60 s) leaves a killed
         # worker's partitions idle for a minute; 10 s is Kafka's classic default.
         self.session_timeout_s = session_timeout_s
+        self.web_port = web_port  # Faust's web endpoint, for liveness probes; off by default
 
 
 def _origin(event: Any) -> str:
@@ -95,7 +97,9 @@ def build_worker(
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
-        web_enabled=False,
+        web_enabled=config.web_port is not None,
+        web_port=config.web_port or 6066,
+        web_bind="0.0.0.0",  # noqa: S104 -- inside a container or pod, for its health probe
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=False,  # `canhbao topics create` owns partitions and retention
         topic_disable_leader=True,

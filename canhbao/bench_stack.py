@@ -1,0 +1,132 @@
+"""`canhbao bench stack`: synthetic posts through Kafka → `canhbao worker` → OpenSearch.
+
+Two phases on one worker: as fast as the producer can go (throughput: all posts stored), then
+at a fixed rate (latency: a post produced → its alert searchable, found by polling the index
+as an analyst's queue would). Needs the stack of `make stack-up`; uses its own topics and
+indices and deletes the indices afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from alerting.store.opensearch import OpenSearchStore
+from canhbao.settings import Settings
+from canhbao.synthetic import synthetic_posts
+from schemas import post_id_for
+from stream_jobs.backends.kafka import KafkaProducerBackend, ensure_topics
+from stream_jobs.topics import Topology
+
+__all__ = ["bench_stack"]
+
+
+def _count(store: OpenSearchStore, name: str) -> int:
+    store._client.indices.refresh(index=store.index[name])
+    return int(store._client.count(index=store.index[name])["count"])
+
+
+def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"bench: timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _produce(
+    producer: KafkaProducerBackend, topic: str, posts: list[bytes], rate: float | None
+) -> dict[str, float]:
+    """Produce `posts` (at `rate` per second, or flat out); return post id → produce time."""
+    sent: dict[str, float] = {}
+    started = time.monotonic()
+    for i, data in enumerate(posts):
+        if rate:
+            pause = started + i / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        record = json.loads(data)
+        sent[post_id_for(record["platform"], record["external_id"])] = time.time()
+        producer.produce(topic, data)
+    producer.flush()
+    return sent
+
+
+def bench_stack(settings: Settings, posts: int, rate: float, log_dir: Path) -> dict[str, float]:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    topology = Topology(prefix=prefix, partitions=settings.topic_partitions)
+    ensure_topics(settings.kafka_bootstrap, topology.specs())
+    store = OpenSearchStore.connect(settings.opensearch_url, prefix=prefix)
+    env = {
+        **os.environ,
+        "CANHBAO_STORE_BACKEND": "opensearch",
+        "CANHBAO_TOPIC_PREFIX": prefix,
+        "CANHBAO_INDEX_PREFIX": prefix,
+        "CANHBAO_LOG_FORMAT": "text",
+        "CANHBAO_LOG_LEVEL": "WARNING",
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / f"{prefix}-worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "canhbao", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    producer = KafkaProducerBackend(settings.kafka_bootstrap)
+    try:
+        # Warm-up: the worker has joined its group once a first post is stored.
+        warm = list(synthetic_posts(50, seed=99))
+        _produce(producer, topology.raw, warm, rate=None)
+        _wait(lambda: _count(store, "posts") >= 50, 120, "the worker to start")
+
+        flat_out = list(synthetic_posts(posts, seed=1))
+        t0 = time.monotonic()
+        _produce(producer, topology.raw, flat_out, rate=None)
+        _wait(lambda: _count(store, "posts") >= 50 + posts, 1800, "the throughput phase")
+        throughput = posts / (time.monotonic() - t0)
+
+        paced = list(synthetic_posts(posts // 4, seed=2))  # fewer: paced phases are slow
+        sent = _produce(producer, topology.raw, paced, rate=rate)
+        total = 50 + posts + len(paced)
+        seen: dict[str, float] = {}
+        pending = set(sent)
+        quiet_since = time.monotonic()
+        deadline = time.monotonic() + 600
+        # Done when every post is stored and no new alert has surfaced for 3 s.
+        while time.monotonic() < deadline and pending:
+            ids = list(pending)[:10_000]
+            query = {"terms": {"post_id": ids}}
+            hits = store._client.search(
+                index=store.index["alerts"],
+                body={"size": len(ids), "_source": ["post_id"], "query": query},
+            )["hits"]["hits"]
+            now = time.time()
+            for hit in hits:
+                post_id = hit["_source"]["post_id"]
+                if post_id in pending:
+                    seen[post_id] = now
+                    pending.discard(post_id)
+                    quiet_since = time.monotonic()
+            if _count(store, "posts") >= total and time.monotonic() - quiet_since > 3:
+                break
+            time.sleep(0.1)
+        latencies = np.array([(seen[pid] - sent[pid]) * 1000 for pid in seen])
+    finally:
+        producer.close()
+        worker.terminate()
+        worker.wait(timeout=60)
+        log.close()
+        store.delete_indices()
+        store.close()
+    return {
+        "posts_per_s": round(throughput, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies.size else -1.0,
+        "p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies.size else -1.0,
+        "rate": rate,
+        "alerts_timed": float(latencies.size),
+    }
