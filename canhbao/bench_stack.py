@@ -11,17 +11,19 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from alerting.store.opensearch import OpenSearchStore
 from canhbao.settings import Settings
 from canhbao.synthetic import synthetic_posts
-from schemas import post_id_for
+from schemas import post_id_for, utc_now
 from stream_jobs.backends.kafka import KafkaProducerBackend, ensure_topics
 from stream_jobs.topics import Topology
 
@@ -42,10 +44,14 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
 
 
 def _produce(
-    producer: KafkaProducerBackend, topic: str, posts: list[bytes], rate: float | None
+    producer: KafkaProducerBackend,
+    topic: str,
+    posts: list[bytes],
+    rate: float | None,
+    sent: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Produce `posts` (at `rate` per second, or flat out); return post id → produce time."""
-    sent: dict[str, float] = {}
+    """Produce `posts` (at `rate` per second, or flat out); fill post id → produce time."""
+    sent = {} if sent is None else sent
     started = time.monotonic()
     for i, data in enumerate(posts):
         if rate:
@@ -91,30 +97,42 @@ def bench_stack(settings: Settings, posts: int, rate: float, log_dir: Path) -> d
         throughput = posts / (time.monotonic() - t0)
 
         paced = list(synthetic_posts(posts // 4, seed=2))  # fewer: paced phases are slow
-        sent = _produce(producer, topology.raw, paced, rate=rate)
+        phase_start = utc_now().isoformat()
+        sent: dict[str, float] = {}
+        # Produce in the background and poll meanwhile: latency is measured as it happens.
+        pacer = threading.Thread(
+            target=_produce, args=(producer, topology.raw, paced, rate, sent), daemon=True
+        )
+        pacer.start()
         total = 50 + posts + len(paced)
         seen: dict[str, float] = {}
-        pending = set(sent)
+        after: list[Any] | None = None
         quiet_since = time.monotonic()
         deadline = time.monotonic() + 600
-        # Done when every post is stored and no new alert has surfaced for 3 s.
-        while time.monotonic() < deadline and pending:
-            ids = list(pending)[:10_000]
-            query = {"terms": {"post_id": ids}}
-            hits = store._client.search(
-                index=store.index["alerts"],
-                body={"size": len(ids), "_source": ["post_id"], "query": query},
-            )["hits"]["hits"]
+        # Read only alerts that became searchable since the last poll (one worker writes its
+        # batches in order, so creation order is visibility order); no forced refreshes, so
+        # "searchable" means what it means for an analyst: after the index's own refresh.
+        while time.monotonic() < deadline:
+            body: dict[str, Any] = {
+                "size": 1000,
+                "_source": ["post_id"],
+                "query": {"range": {"created_at": {"gte": phase_start}}},
+                "sort": [{"created_at": "asc"}, {"alert_id": "asc"}],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = store._client.search(index=store.index["alerts"], body=body)["hits"]["hits"]
             now = time.time()
             for hit in hits:
-                post_id = hit["_source"]["post_id"]
-                if post_id in pending:
-                    seen[post_id] = now
-                    pending.discard(post_id)
-                    quiet_since = time.monotonic()
-            if _count(store, "posts") >= total and time.monotonic() - quiet_since > 3:
+                seen.setdefault(hit["_source"]["post_id"], now)
+                after = hit["sort"]
+                quiet_since = time.monotonic()
+            stored = store._client.count(index=store.index["posts"])["count"]
+            if stored >= total and time.monotonic() - quiet_since > 3:
                 break
             time.sleep(0.1)
+        pacer.join()
+        seen = {pid: t for pid, t in seen.items() if pid in sent}
         latencies = np.array([(seen[pid] - sent[pid]) * 1000 for pid in seen])
     finally:
         producer.close()

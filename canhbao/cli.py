@@ -161,6 +161,7 @@ def worker(
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     import faust
 
+    from canhbao.logs import logging_config
     from canhbao.wiring import build_context, load_classifier, open_store, topology
     from stream_jobs.dedup import DedupEntry
     from stream_jobs.worker import WorkerConfig, build_worker
@@ -179,7 +180,12 @@ def worker(
         settings.kafka_bootstrap, topology(settings), batch_size, within, web_port=web_port
     )
     app_ = build_worker(config, ctx, store)
-    faust.Worker(app_, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    faust.Worker(
+        app_,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        logging_config=logging_config(settings.log_level, settings.log_format),
+    ).execute_from_commandline()
 
 
 @app.command()

@@ -1,15 +1,21 @@
-"""Structured logging: one JSON object per line on stderr (or plain text for humans)."""
+"""Structured logging: one JSON object per line on stderr (or plain text for humans).
+
+One `dictConfig` serves the CLI and the Faust worker (which would otherwise install its own
+coloured format and drop the structured fields)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sys
+import logging.config
 from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["configure_logging"]
+__all__ = ["JsonFormatter", "configure_logging", "logging_config"]
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
+# Client libraries log every request at INFO; their warnings and errors still come through.
+_NOISY = ("opensearch", "kafka", "aiokafka", "urllib3")
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,16 +32,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
+    level = level.upper()
+    quiet = max(logging.WARNING, logging.getLevelNamesMapping().get(level, logging.INFO))
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {"()": JsonFormatter},
+            "text": {"format": "%(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": fmt,
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {name: {"level": logging.getLevelName(quiet)} for name in _NOISY},
+    }
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # Client libraries log every request at INFO; their warnings and errors still come through.
-    for noisy in ("opensearch", "kafka", "aiokafka", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.config.dictConfig(logging_config(level, fmt))

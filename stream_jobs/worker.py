@@ -122,9 +122,11 @@ def build_worker(
             # CPU-bound classification and blocking store clients run off the event loop,
             # so Kafka heartbeats keep flowing while a batch is processed.
             result = await loop.run_in_executor(None, process_batch, records, ctx)
+            processed = time.perf_counter()
             if result.accounted != len(records):
                 log.error("batch accounted %d of %d records", result.accounted, len(records))
             new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
+            written = time.perf_counter()
             for alert in result.alerts:
                 await review.send(
                     key=alert.cluster_id.encode(),
@@ -146,6 +148,8 @@ def build_worker(
                     "duplicates": len(result.duplicates),
                     "dead_letters": len(result.dead_letters),
                     "new_alerts": new_alerts,
+                    "process_ms": round((processed - started) * 1000),
+                    "store_ms": round((written - processed) * 1000),
                 },
             )
 
