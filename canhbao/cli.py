@@ -157,17 +157,22 @@ def worker(
     web_port: Annotated[
         int | None, typer.Option(help="serve Faust's web endpoint here, for health probes")
     ] = None,
+    wait_for_kafka: Annotated[
+        float, typer.Option(min=0, help="seconds to wait for an unreachable broker at start")
+    ] = 300.0,
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     import faust
 
     from canhbao.logs import logging_config
     from canhbao.wiring import build_context, load_classifier, open_store, topology
+    from stream_jobs.backends.kafka import wait_until_reachable
     from stream_jobs.dedup import DedupEntry
     from stream_jobs.worker import WorkerConfig, build_worker
 
     settings = _settings()
     try:
+        wait_until_reachable(settings.kafka_bootstrap, wait_for_kafka)
         ctx = build_context(settings, load_classifier(settings))
         store = open_store(settings)
         for seed in store.dedup_seeds(settings.dedup_capacity):

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         "sqlite", description="review store: embedded SQLite, or the OpenSearch index"
     )
     opensearch_url: str = "http://127.0.0.1:9250"
+    opensearch_timeout_s: float = Field(30.0, gt=0, description="per request, before a retry")
     index_prefix: str = Field("canhbao", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_prefix: str = Field("canhbao", pattern=r"^[A-Za-z0-9._-]{1,60}$")

@@ -24,7 +24,11 @@ def open_store(settings: Settings) -> AlertStore:
         # Imported here: opensearch-py comes with the `stream` extra, not the light default.
         from alerting.store.opensearch import OpenSearchStore
 
-        return OpenSearchStore.connect(settings.opensearch_url, prefix=settings.index_prefix)
+        return OpenSearchStore.connect(
+            settings.opensearch_url,
+            prefix=settings.index_prefix,
+            timeout_s=settings.opensearch_timeout_s,
+        )
     return SQLiteStore(settings.store_path)
 
 

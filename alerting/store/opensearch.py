@@ -64,8 +64,10 @@ class OpenSearchStore:
         self.ensure_indices()
 
     @classmethod
-    def connect(cls, url: str, prefix: str = "canhbao", refresh: bool = False) -> OpenSearchStore:
-        client = OpenSearch(hosts=[url], max_retries=3, retry_on_timeout=True, timeout=30)
+    def connect(
+        cls, url: str, prefix: str = "canhbao", refresh: bool = False, timeout_s: float = 30.0
+    ) -> OpenSearchStore:
+        client = OpenSearch(hosts=[url], max_retries=3, retry_on_timeout=True, timeout=timeout_s)
         return cls(client, prefix=prefix, refresh=refresh)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

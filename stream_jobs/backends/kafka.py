@@ -6,8 +6,10 @@ and everything downstream is idempotent (document ids derive from post ids).
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -23,7 +25,14 @@ from stream_jobs.backends.abstract import Message
 from stream_jobs.exceptions import BusError
 from stream_jobs.topics import TopicSpec
 
-__all__ = ["KafkaConsumerBackend", "KafkaProducerBackend", "ensure_topics"]
+__all__ = [
+    "KafkaConsumerBackend",
+    "KafkaProducerBackend",
+    "ensure_topics",
+    "wait_until_reachable",
+]
+
+log = logging.getLogger(__name__)
 
 
 def _require_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
@@ -38,6 +47,30 @@ def _require_reachable(bootstrap: str, timeout_s: float = 3.0) -> None:
         except (OSError, ValueError) as exc:
             errors.append(f"{server.strip()}: {exc}")
     raise BusError(f"cannot reach Kafka at {bootstrap}: {'; '.join(errors)}")
+
+
+def wait_until_reachable(
+    bootstrap: str,
+    timeout_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wait for Kafka with logged, backed-off retries; raise `BusError` after `timeout_s`.
+    A worker started before its broker waits and says so, instead of crash-looping."""
+    deadline = clock() + timeout_s
+    delay = 1.0
+    while True:
+        try:
+            _require_reachable(bootstrap)
+            return
+        except BusError as exc:
+            left = deadline - clock()
+            if left <= 0:
+                raise
+            pause = min(delay, left)
+            log.warning("%s; retrying in %.0f s", exc, pause)
+            sleep(pause)
+            delay = min(delay * 2, 30.0)
 
 
 def _setup_failed(bootstrap: str, exc: KafkaError) -> BusError:

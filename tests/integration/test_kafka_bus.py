@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +13,12 @@ from kafka import KafkaConsumer
 
 from alerting.store import SQLiteStore
 from stream_jobs.backends.abstract import Message
-from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
+from stream_jobs.backends.kafka import (
+    KafkaConsumerBackend,
+    KafkaProducerBackend,
+    ensure_topics,
+    wait_until_reachable,
+)
 from stream_jobs.exceptions import BusError
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
@@ -116,3 +124,35 @@ def test_the_same_stage_functions_run_over_kafka(
     [letter] = store.dead_letters()
     assert letter.origin.startswith(f"{topology.raw}/")
     store.close()
+
+
+def test_waiting_for_an_absent_broker_retries_then_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        clock[0] += seconds
+
+    with pytest.raises(BusError, match=r"cannot reach Kafka at 127\.0\.0\.1:1\b"):
+        wait_until_reachable("127.0.0.1:1", 10.0, sleep=sleep, clock=lambda: clock[0])
+    assert pauses == [1.0, 2.0, 4.0, 3.0]  # backed off, and never past the deadline
+    assert sum("retrying in" in r.getMessage() for r in caplog.records) == 4
+
+
+def test_worker_without_kafka_exits_with_a_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "CANHBAO_KAFKA_BOOTSTRAP": "127.0.0.1:1", "CANHBAO_LOG_FORMAT": "text"}
+    done = subprocess.run(
+        [sys.executable, "-m", "canhbao", "worker", "--wait-for-kafka", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "retrying in" in done.stderr
+    assert "error: cannot reach Kafka at 127.0.0.1:1" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -170,3 +170,46 @@ def test_killed_worker_loses_and_doubles_nothing(
         assert len(created) == expected_alerts
     finally:
         assert second.stop() == 0, (tmp_path / "worker2.log").read_text()
+
+
+def _opensearch_pid() -> int:
+    """The pid of the OpenSearch that `deploy/local/stack.sh` started (CI always has one)."""
+    stack = Path(os.environ.get("CANHBAO_STACK_DIR", Path(__file__).parents[2] / "var/stack"))
+    pid_file = stack / "opensearch" / "pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        message = f"no OpenSearch started by stack.sh ({pid_file}): cannot freeze it"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return pid
+
+
+def test_store_outage_is_waited_out_and_nothing_is_lost(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    pid = _opensearch_pid()
+    topology = Topology(prefix=unique, partitions=3)
+    env = {**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}
+    worker = Worker(env, tmp_path / "worker.log")
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique)
+    try:
+        produce(kafka_bootstrap, topology.raw, [line(external_id="a", text=CLEAN[0])])
+        wait_for(lambda: count(store, "posts") == 1, what="the first post")
+        os.kill(pid, signal.SIGSTOP)  # OpenSearch stops answering, mid-stream
+        try:
+            later = [line(external_id=f"h{i}", text=t) for i, t in enumerate(HOSTILE)]
+            produce(kafka_bootstrap, topology.raw, later)
+            log = tmp_path / "worker.log"
+            wait_for(lambda: "store unavailable" in log.read_text(), seconds=60,
+                     what="the worker to notice the outage")  # fmt: skip
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: count(store, "posts") == 4, what="the posts held during the outage")
+        assert count(store, "alerts") == 3
+        assert store.verify_audit_chain() == 3
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
