@@ -160,14 +160,20 @@ def worker(
     wait_for_kafka: Annotated[
         float, typer.Option(min=0, help="seconds to wait for an unreachable broker at start")
     ] = 300.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics (incl. consumer lag) here")
+    ] = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     import faust
+    from prometheus_client import start_http_server
 
     from canhbao.logs import logging_config
     from canhbao.wiring import build_context, load_classifier, open_store, topology
     from stream_jobs.backends.kafka import wait_until_reachable
     from stream_jobs.dedup import DedupEntry
+    from stream_jobs.metrics import PipelineMetrics
     from stream_jobs.worker import WorkerConfig, build_worker
 
     settings = _settings()
@@ -184,7 +190,10 @@ def worker(
     config = WorkerConfig(
         settings.kafka_bootstrap, topology(settings), batch_size, within, web_port=web_port
     )
-    app_ = build_worker(config, ctx, store)
+    metrics = PipelineMetrics()
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
+    app_ = build_worker(config, ctx, store, metrics)
     faust.Worker(
         app_,
         loglevel=settings.log_level.lower(),

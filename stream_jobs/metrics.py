@@ -34,6 +34,12 @@ class PipelineMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
+        self.consumer_lag = Gauge(
+            "canhbao_consumer_lag",
+            "Records on the broker not yet fetched by this worker (excludes the batch in hand)",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.dedup_index_size = Gauge(
             "canhbao_dedup_index_posts", "Posts held in the dedup index", registry=r
         )

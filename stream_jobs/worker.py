@@ -40,6 +40,7 @@ class WorkerConfig:
         group_id: str = "canhbao-worker",
         session_timeout_s: float = 10.0,
         web_port: int | None = None,
+        lag_interval_s: float = 5.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topology = topology
@@ -50,6 +51,7 @@ class WorkerConfig:
         # worker's partitions idle for a minute; 10 s is Kafka's classic default.
         self.session_timeout_s = session_timeout_s
         self.web_port = web_port  # Faust's web endpoint, for liveness probes; off by default
+        self.lag_interval_s = lag_interval_s
 
 
 def _origin(event: Any) -> str:
@@ -152,5 +154,17 @@ def build_worker(
                     "store_ms": round((written - processed) * 1000),
                 },
             )
+
+    @app.timer(interval=config.lag_interval_s)  # type: ignore[untyped-decorator]  # faust: untyped
+    async def report_lag() -> None:
+        for tp in app.consumer.assignment():
+            position = await app.consumer.position(tp)
+            try:
+                highwater = app.consumer.highwater(tp)
+            except (KeyError, TypeError):
+                continue  # not fetched from yet
+            if position is not None and highwater is not None:
+                lag = max(0, highwater - position)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     return app

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from alerting.store.opensearch import OpenSearchStore
@@ -52,10 +54,11 @@ def worker_env(
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *extra: str) -> None:
         self._log = log.open("ab")
+        argv = ["worker", "--batch-size", "32", "--within", "0.2", *extra]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "canhbao", "worker", "--batch-size", "32", "--within", "0.2"],
+            [sys.executable, "-m", "canhbao", *argv],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -66,6 +69,12 @@ class Worker:
         code = self.process.wait(timeout=timeout)
         self._log.close()
         return code
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 90, what: str = "") -> None:
@@ -94,38 +103,49 @@ def test_posts_flow_through_kafka_worker_and_opensearch(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     topology = Topology(prefix=unique, partitions=3)
-    worker = Worker(worker_env, tmp_path / "worker.log")
+    port = _free_port()
+    worker = Worker(worker_env, tmp_path / "worker.log", "--metrics-port", str(port))
     try:
         records = [line(external_id=f"h{i}", text=t) for i, t in enumerate(HOSTILE)]
         records += [line(external_id=f"c{i}", text=t) for i, t in enumerate(CLEAN)]
         records += [b"{not json", line(external_id="h0", text=HOSTILE[0])]  # broken, repeat
+        records += [line(external_id="big", text="chữ " * 30_000)]  # ~150 kB, over the limit
         produce(kafka_bootstrap, topology.raw, records)
         store = OpenSearchStore.connect(opensearch_url, prefix=unique)
-        wait_for(lambda: count(store, "posts") == 5 and count(store, "deadletters") == 1,
-                 what="posts and the dead letter in OpenSearch")  # fmt: skip
+        wait_for(lambda: count(store, "posts") == 5 and count(store, "deadletters") == 2,
+                 what="posts and the dead letters in OpenSearch")  # fmt: skip
         assert count(store, "alerts") == 3
         assert store.verify_audit_chain() == 3
-        [letter] = store.dead_letters()
-        assert letter.reason_code.value == "malformed_json"
-        assert letter.origin.startswith(f"{topology.raw}/")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "canhbao_posts_in_total 8.0" in metrics
+        assert "canhbao_alerts_queued_total 3.0" in metrics
+        wait_for(
+            lambda: "canhbao_consumer_lag{" in httpx.get(f"http://127.0.0.1:{port}/metrics").text,
+            seconds=30,
+            what="the consumer-lag gauge",
+        )
+        letters = {d.reason_code.value: d for d in store.dead_letters()}
+        assert set(letters) == {"malformed_json", "text_too_large"}
+        assert letters["malformed_json"].origin.startswith(f"{topology.raw}/")
+        assert len(letters["text_too_large"].original) > 100_000  # the bytes, kept whole
     finally:
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
 
     review = KafkaConsumerBackend(kafka_bootstrap, [topology.alerts, topology.dead_letters], "t")
     messages: list[Message] = []
 
-    def four_arrived() -> bool:
+    def five_arrived() -> bool:
         messages.extend(review.poll_batch(100, 0.5))
-        return len(messages) >= 4
+        return len(messages) >= 5
 
-    wait_for(four_arrived, seconds=30, what="review and dead-letter topics")
+    wait_for(five_arrived, seconds=30, what="review and dead-letter topics")
     review.close()
     by_topic: dict[str, list[Message]] = {}
     for m in messages:
         by_topic.setdefault(m.topic, []).append(m)
     assert len({json.loads(m.value)["alert_id"] for m in by_topic[topology.alerts]}) == 3
     assert by_topic[topology.alerts][0].headers[SCHEMA_HEADER] == "alert/1"
-    assert len(by_topic[topology.dead_letters]) == 1
+    assert len(by_topic[topology.dead_letters]) == 2
 
 
 def test_killed_worker_loses_and_doubles_nothing(
