@@ -1,4 +1,5 @@
-"""The review API: authentication, queue, evidence, decisions, conflicts, audit."""
+"""The review API: authentication, queue, evidence, decisions, conflicts, audit — over both
+store backends (SQLite, and the real OpenSearch of `make stack-up`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +15,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from alerting.api import create_app
-from alerting.store import SQLiteStore, StoredBatch
+from alerting.store import AlertStore, SQLiteStore, StoredBatch
+from alerting.store.opensearch import OpenSearchStore
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
 
@@ -26,8 +29,22 @@ MINH = {"Authorization": "Bearer tok-minh"}
 SCRIPT = "javascript:alert('x') \" onerror=alert(1) x=\""
 
 
+@pytest.fixture(params=["sqlite", "opensearch"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
+    if request.param == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "store.db")
+        yield sqlite
+        sqlite.close()
+        return
+    url = request.getfixturevalue("opensearch_url")
+    search = OpenSearchStore.connect(url, prefix=unique, refresh=True)
+    yield search
+    search.delete_indices()
+    search.close()
+
+
 @pytest.fixture
-def alert_ids(store: SQLiteStore, ctx: PipelineContext) -> list[str]:
+def alert_ids(store: AlertStore, ctx: PipelineContext) -> list[str]:
     batch = [
         InboundRecord("t:1", line(external_id="a", text="bọn bắc kỳ cút hết về quê đi")),
         InboundRecord("t:2", line(external_id="b", text="lũ tàu khựa đáng chết hết")),
@@ -41,7 +58,7 @@ def alert_ids(store: SQLiteStore, ctx: PipelineContext) -> list[str]:
 
 
 @pytest.fixture
-def client(store: SQLiteStore) -> TestClient:
+def client(store: AlertStore) -> TestClient:
     return TestClient(create_app(store, tokens=TOKENS, destinations=("cong_an", "so_tttt")))
 
 
@@ -134,7 +151,7 @@ def test_invalid_decisions_get_field_level_messages(
 
 
 def test_post_text_is_served_as_data(
-    client: TestClient, store: SQLiteStore, ctx: PipelineContext
+    client: TestClient, store: AlertStore, ctx: PipelineContext
 ) -> None:
     text = f"bọn bắc kỳ cút hết {SCRIPT} đi"
     result = process_batch([InboundRecord("t:x", line(external_id="x", text=text))], ctx)
@@ -152,7 +169,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(store: SQLiteStore) -> Iterator[str]:
+def live_server(store: AlertStore) -> Iterator[str]:
     port = _free_port()
     app = create_app(store, tokens=TOKENS, destinations=("cong_an", "so_tttt"))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
