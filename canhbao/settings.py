@@ -29,10 +29,11 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="baseline model; default DATA_DIR/models/baseline"
     )
-    store_backend: Literal["sqlite", "opensearch"] = Field(
-        "sqlite", description="review store: embedded SQLite, or the OpenSearch index"
+    store_backend: Literal["sqlite", "opensearch", "elasticsearch"] = Field(
+        "sqlite", description="review store: embedded SQLite, or a search index"
     )
     opensearch_url: str = "http://127.0.0.1:9250"
+    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch 8, if the backend")
     opensearch_timeout_s: float = Field(30.0, gt=0, description="per request, before a retry")
     index_prefix: str = Field("canhbao", pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")
     kafka_bootstrap: str = "127.0.0.1:19092"

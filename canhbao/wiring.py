@@ -20,6 +20,12 @@ def load_classifier(settings: Settings) -> Classifier:
 
 
 def open_store(settings: Settings) -> AlertStore:
+    if settings.store_backend == "elasticsearch":
+        from alerting.store.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore.connect(
+            settings.es_url, prefix=settings.index_prefix, timeout_s=settings.opensearch_timeout_s
+        )
     if settings.store_backend == "opensearch":
         # Imported here: opensearch-py comes with the `stream` extra, not the light default.
         from alerting.store.opensearch import OpenSearchStore

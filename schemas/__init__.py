@@ -17,7 +17,15 @@ from schemas.deadletter import DeadLetter, RejectReason
 from schemas.exceptions import CanhbaoError
 from schemas.export import CONTRACTS, export_json_schemas
 from schemas.identity import AUTHOR_REF_PATTERN, post_id_for, pseudonymise_handle
-from schemas.posts import DuplicateKind, Engagement, NormalizedPost, Platform, PostKind, RawPost
+from schemas.posts import (
+    ClassifiedPost,
+    DuplicateKind,
+    Engagement,
+    NormalizedPost,
+    Platform,
+    PostKind,
+    RawPost,
+)
 
 __all__ = [
     "AUTHOR_REF_PATTERN",
@@ -32,6 +40,7 @@ __all__ = [
     "AuditEvent",
     "CanhbaoError",
     "Classification",
+    "ClassifiedPost",
     "Contract",
     "DeadLetter",
     "DecisionAction",

@@ -10,7 +10,7 @@ from schemas.alerts import Alert, AnalystDecision
 from schemas.audit import AuditEvent
 from schemas.classification import Classification
 from schemas.deadletter import DeadLetter
-from schemas.posts import NormalizedPost, RawPost
+from schemas.posts import ClassifiedPost, NormalizedPost, RawPost
 
 __all__ = ["CONTRACTS", "export_json_schemas"]
 
@@ -18,6 +18,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     "raw_post": RawPost,
     "normalized_post": NormalizedPost,
     "classification": Classification,
+    "classified_post": ClassifiedPost,
     "alert": Alert,
     "analyst_decision": AnalystDecision,
     "audit_event": AuditEvent,

@@ -8,9 +8,18 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from schemas._base import Contract, UtcDatetime
+from schemas.classification import Classification
 from schemas.identity import AUTHOR_REF_PATTERN, post_id_for
 
-__all__ = ["DuplicateKind", "Engagement", "NormalizedPost", "Platform", "PostKind", "RawPost"]
+__all__ = [
+    "ClassifiedPost",
+    "DuplicateKind",
+    "Engagement",
+    "NormalizedPost",
+    "Platform",
+    "PostKind",
+    "RawPost",
+]
 
 
 class Platform(StrEnum):
@@ -99,3 +108,12 @@ class NormalizedPost(Contract):
     duplicate_of: str | None = None
     duplicate_kind: DuplicateKind | None = None
     normalized_at: UtcDatetime
+
+
+class ClassifiedPost(Contract):
+    """A post with its classification, as published on the classified-posts topic for
+    downstream consumers (indexing, statistics); alerts travel separately."""
+
+    schema_version: Literal[1] = 1
+    post: NormalizedPost
+    classification: Classification

@@ -4,8 +4,8 @@ runner, stores the result, and only then lets Faust acknowledge (and so commit) 
 Delivery is at least once, and harmless when repeated: posts and alerts are stored under ids
 derived from the post id, so a redelivered batch creates nothing new. A store outage is waited
 out with backoff inside the batch — raising would let Faust acknowledge records that were never
-written. Alerts go on to the review topic (keyed by story cluster) and dead letters to the
-dead-letter topic, both at least once: their consumers de-duplicate by alert id.
+written. Classified posts and alerts go on to their topics (keyed by story cluster) and dead
+letters to the dead-letter topic, all at least once: consumers de-duplicate by post/alert id.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import faust
 
 from alerting.exceptions import StoreError
 from alerting.store import AlertStore, StoredBatch
+from schemas import ClassifiedPost
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
@@ -112,6 +113,7 @@ def build_worker(
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 3),
     )
     raw = app.topic(topology.raw, key_type=bytes, value_type=bytes, allow_empty=True)
+    classified = app.topic(topology.classified, key_type=bytes, value_type=bytes)
     review = app.topic(topology.alerts, key_type=bytes, value_type=bytes)
     dead = app.topic(topology.dead_letters, key_type=bytes, value_type=bytes)
 
@@ -129,6 +131,14 @@ def build_worker(
                 log.error("batch accounted %d of %d records", result.accounted, len(records))
             new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
             written = time.perf_counter()
+            for post, verdict in zip(result.posts, result.classifications, strict=True):
+                await classified.send(
+                    key=post.cluster_id.encode(),
+                    value=ClassifiedPost(post=post, classification=verdict)
+                    .model_dump_json()
+                    .encode(),
+                    headers={SCHEMA_HEADER: b"classified_post/1"},
+                )
             for alert in result.alerts:
                 await review.send(
                     key=alert.cluster_id.encode(),

@@ -55,6 +55,8 @@ def _doc(model: Any) -> dict[str, Any]:
 
 
 class OpenSearchStore:
+    engine = "OpenSearch"  # for error messages
+
     def __init__(self, client: OpenSearch, prefix: str = "canhbao", refresh: bool = False):
         """`refresh=True` makes every write visible to search at once (tests, small loads);
         otherwise writes become searchable within the index refresh interval (1 s)."""
@@ -76,7 +78,7 @@ class OpenSearchStore:
         except ConflictError:
             raise
         except OpenSearchException as exc:
-            raise StoreError(f"OpenSearch {what} failed: {exc}") from exc
+            raise StoreError(f"{self.engine} {what} failed: {exc}") from exc
 
     def ensure_indices(self) -> None:
         for name, index in self.index.items():

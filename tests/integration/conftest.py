@@ -45,6 +45,17 @@ def opensearch_url() -> str:
     return OPENSEARCH
 
 
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """Elasticsearch 8 runs only where someone provides one: none can be fetched here."""
+    url = os.environ.get("CANHBAO_ES_URL")
+    if not url:
+        pytest.skip("CANHBAO_ES_URL not set: no Elasticsearch 8 to test against")
+    parsed = urlparse(url)
+    _require("Elasticsearch", parsed.hostname or "127.0.0.1", parsed.port or 9200)
+    return url
+
+
 @pytest.fixture
 def unique() -> str:
     """A name no other test uses: topics and indices are created per test."""

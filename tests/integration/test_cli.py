@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from canhbao.cli import EXIT_REJECTED, app
+from schemas import CONTRACTS
 from tests.conftest import line
 
 pytestmark = pytest.mark.integration
@@ -141,7 +142,7 @@ def test_train_baseline_writes_a_model(
 def test_schemas_export_and_audit_verify(tmp_path: Path, env: dict[str, str]) -> None:
     result = runner.invoke(app, ["schemas", "export", str(tmp_path / "s")], env=env)
     assert result.exit_code == 0
-    assert len(list((tmp_path / "s").glob("*.schema.json"))) == 7
+    assert len(list((tmp_path / "s").glob("*.schema.json"))) == len(CONTRACTS)
     runner.invoke(app, ["run", "--json"], env=env)
     verified = runner.invoke(app, ["audit", "verify"], env=env)
     assert verified.exit_code == 0

@@ -26,13 +26,23 @@ from tests.integration.helpers import HATE, decision, fill, stored
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "opensearch"])
+@pytest.fixture(params=["sqlite", "opensearch", "elasticsearch"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
-    """Shadows the SQLite-only `store` fixture: every test here runs on both backends."""
+    """Shadows the SQLite-only `store` fixture: every test here runs on every backend
+    (Elasticsearch 8 only where CANHBAO_ES_URL points at one)."""
     if request.param == "sqlite":
         sqlite = SQLiteStore(tmp_path / "store.db")
         yield sqlite
         sqlite.close()
+        return
+    if request.param == "elasticsearch":
+        from alerting.store.elasticsearch import ElasticsearchStore
+
+        elastic = ElasticsearchStore.connect(request.getfixturevalue("es_url"), prefix=unique,
+                                             refresh=True)  # fmt: skip
+        yield elastic
+        elastic.delete_indices()
+        elastic.close()
         return
     url = request.getfixturevalue("opensearch_url")
     search = OpenSearchStore.connect(url, prefix=unique, refresh=True)

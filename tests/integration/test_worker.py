@@ -20,7 +20,7 @@ import pytest
 from alerting.store.opensearch import OpenSearchStore
 from classifiers import ClassifierInput
 from classifiers.baseline import BaselineModel
-from schemas import PostKind
+from schemas import ClassifiedPost, PostKind
 from stream_jobs.backends.abstract import Message
 from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
@@ -131,14 +131,15 @@ def test_posts_flow_through_kafka_worker_and_opensearch(
     finally:
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
 
-    review = KafkaConsumerBackend(kafka_bootstrap, [topology.alerts, topology.dead_letters], "t")
+    topics = [topology.alerts, topology.dead_letters, topology.classified]
+    review = KafkaConsumerBackend(kafka_bootstrap, topics, "t")
     messages: list[Message] = []
 
-    def five_arrived() -> bool:
+    def all_arrived() -> bool:  # 3 alerts, 2 dead letters, 5 classified posts
         messages.extend(review.poll_batch(100, 0.5))
-        return len(messages) >= 5
+        return len(messages) >= 10
 
-    wait_for(five_arrived, seconds=30, what="review and dead-letter topics")
+    wait_for(all_arrived, seconds=30, what="the classified, review and dead-letter topics")
     review.close()
     by_topic: dict[str, list[Message]] = {}
     for m in messages:
@@ -146,6 +147,11 @@ def test_posts_flow_through_kafka_worker_and_opensearch(
     assert len({json.loads(m.value)["alert_id"] for m in by_topic[topology.alerts]}) == 3
     assert by_topic[topology.alerts][0].headers[SCHEMA_HEADER] == "alert/1"
     assert len(by_topic[topology.dead_letters]) == 2
+    classified = [
+        ClassifiedPost.model_validate_json(m.value) for m in by_topic[topology.classified]
+    ]
+    assert len({c.post.post_id for c in classified}) == 5
+    assert by_topic[topology.classified][0].headers[SCHEMA_HEADER] == "classified_post/1"
 
 
 def test_killed_worker_loses_and_doubles_nothing(
