@@ -164,6 +164,9 @@ def worker(
         int | None, typer.Option(help="serve Prometheus metrics (incl. consumer lag) here")
     ] = None,
     metrics_host: str = "127.0.0.1",
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=16, help="batches in flight (storing overlaps classifying)")
+    ] = 2,
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     import faust
@@ -188,7 +191,12 @@ def worker(
     except CanhbaoError as exc:
         raise _fail(exc) from exc
     config = WorkerConfig(
-        settings.kafka_bootstrap, topology(settings), batch_size, within, web_port=web_port
+        settings.kafka_bootstrap,
+        topology(settings),
+        batch_size,
+        within,
+        web_port=web_port,
+        concurrency=concurrency,
     )
     metrics = PipelineMetrics()
     if metrics_port is not None:

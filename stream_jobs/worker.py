@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ class WorkerConfig:
         session_timeout_s: float = 10.0,
         web_port: int | None = None,
         lag_interval_s: float = 5.0,
+        concurrency: int = 1,
     ) -> None:
         self.bootstrap = bootstrap
         self.topology = topology
@@ -53,6 +55,11 @@ class WorkerConfig:
         self.session_timeout_s = session_timeout_s
         self.web_port = web_port  # Faust's web endpoint, for liveness probes; off by default
         self.lag_interval_s = lag_interval_s
+        # Batches in flight per worker. Classification is serialised (the dedup index is this
+        # worker's own state); with 2, one batch is classified while the previous one is being
+        # stored. Faust commits only runs of consecutive acknowledged offsets, so this keeps
+        # at-least-once. Scale further with replicas, up to the raw topic's partitions.
+        self.concurrency = concurrency
 
 
 def _origin(event: Any) -> str:
@@ -117,7 +124,13 @@ def build_worker(
     review = app.topic(topology.alerts, key_type=bytes, value_type=bytes)
     dead = app.topic(topology.dead_letters, key_type=bytes, value_type=bytes)
 
-    @app.agent(raw)
+    classify_lock = threading.Lock()
+
+    def classify(records: list[InboundRecord]) -> BatchResult:
+        with classify_lock:
+            return process_batch(records, ctx)
+
+    @app.agent(raw, concurrency=config.concurrency)
     async def pipeline(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(config.batch_size, within=config.within_s):
@@ -125,7 +138,7 @@ def build_worker(
             records = [InboundRecord(_origin(e), e.value or b"") for e in events]
             # CPU-bound classification and blocking store clients run off the event loop,
             # so Kafka heartbeats keep flowing while a batch is processed.
-            result = await loop.run_in_executor(None, process_batch, records, ctx)
+            result = await loop.run_in_executor(None, classify, records)
             processed = time.perf_counter()
             if result.accounted != len(records):
                 log.error("batch accounted %d of %d records", result.accounted, len(records))
