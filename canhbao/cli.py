@@ -54,6 +54,19 @@ def _every(seconds: float, show: Callable[[RunSummary], str]) -> Callable[[RunSu
     return progress
 
 
+def _require_extra(module: str, extra: str) -> None:
+    """Optional features live in extras; say which one, instead of a bare ImportError."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        typer.secho(
+            f"error: this command needs the `{extra}` extra: pip install 'canhbao[{extra}]'",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 def _fail(exc: Exception) -> typer.Exit:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     return typer.Exit(1)
@@ -78,7 +91,10 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
             f"  Authorization: Bearer {token}",
             err=True,
         )
-    store = open_store(settings)
+    try:
+        store = open_store(settings)
+    except CanhbaoError as exc:
+        raise _fail(exc) from exc
     api = create_app(
         store,
         tokens=tokens,
@@ -169,6 +185,7 @@ def worker(
     ] = 2,
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
+    _require_extra("faust", "stream")
     import faust
     from prometheus_client import start_http_server
 
@@ -213,6 +230,7 @@ def worker(
 @app.command()
 def topics(action: Annotated[str, typer.Argument(help="create | list")] = "create") -> None:
     """Create the Kafka topics (partitions, retention) that the workers and collectors use."""
+    _require_extra("kafka", "stream")
     from canhbao.wiring import topology
     from stream_jobs.backends.kafka import ensure_topics
 
@@ -308,6 +326,7 @@ def bench_stack_cmd(
     rate: Annotated[float, typer.Option(min=1, help="posts/s in the latency phase")] = 200.0,
 ) -> None:
     """Kafka → `canhbao worker` → OpenSearch on the local stack (`make stack-up`)."""
+    _require_extra("faust", "stream")
     from canhbao.bench_stack import bench_stack
 
     settings = _settings()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+from alerting.exceptions import StoreError
 from alerting.store import AlertStore, SQLiteStore
 from canhbao.settings import Settings, load_pseudonym_key
 from classifiers import Classifier
@@ -20,6 +23,19 @@ def load_classifier(settings: Settings) -> Classifier:
 
 
 def open_store(settings: Settings) -> AlertStore:
+    """The configured review store. Search backends need the `stream` (and, for Elasticsearch,
+    `elasticsearch`) extra; a missing one is a `StoreError` that says which."""
+    needs = {
+        "opensearch": ("opensearchpy", "stream"),
+        "elasticsearch": ("elasticsearch", "elasticsearch"),
+    }
+    if settings.store_backend in needs:
+        module, extra = needs[settings.store_backend]
+        if importlib.util.find_spec(module) is None:
+            raise StoreError(
+                f"the {settings.store_backend} store needs the `{extra}` extra:"
+                f" pip install 'canhbao[{extra}]'"
+            )
     if settings.store_backend == "elasticsearch":
         from alerting.store.elasticsearch import ElasticsearchStore
 
