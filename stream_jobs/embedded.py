@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from alerting.store import AlertStore, StoredBatch
+from alerting.store import AlertStore
 from stream_jobs.backends import InMemoryBus
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.dedup import DedupEntry
 from stream_jobs.exceptions import PipelineError
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
 from stream_jobs.summary import RunSummary
 
 __all__ = ["RAW_TOPIC", "EmbeddedRunner"]
@@ -85,16 +86,7 @@ class EmbeddedRunner:
             result = process_batch(batch, self.ctx)
             if result.accounted != len(batch):
                 raise PipelineError(f"batch lost records: {len(batch)} in, {result.accounted} out")
-            new_alerts = self.store.write_batch(
-                StoredBatch(
-                    posts=result.posts,
-                    duplicates=result.duplicates,
-                    classifications=result.classifications,
-                    alerts=result.alerts,
-                    dead_letters=result.dead_letters,
-                    signatures=result.signatures,
-                )
-            )
+            new_alerts = self.store.write_batch(stored_batch(result))
             consumer.commit()
             done_ns = time.perf_counter_ns()
             self.latencies_ms.extend(

@@ -14,20 +14,19 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import faust
 
-from alerting.exceptions import StoreError
-from alerting.store import AlertStore, StoredBatch
+from alerting.store import AlertStore
 from schemas import ClassifiedPost
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import write_until_stored
 from stream_jobs.topics import SCHEMA_HEADER, Topology
 
-__all__ = ["WorkerConfig", "build_worker", "write_until_stored"]
+__all__ = ["WorkerConfig", "build_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +65,6 @@ def _origin(event: Any) -> str:
     headers = {k: bytes(v).decode("utf-8", "replace") for k, v in (event.headers or {}).items()}
     message = event.message
     return headers.get(ORIGIN_HEADER) or f"{message.topic}/{message.partition}@{message.offset}"
-
-
-def write_until_stored(
-    store: AlertStore,
-    result: BatchResult,
-    sleep: Callable[[float], None] = time.sleep,
-    max_backoff_s: float = 30.0,
-) -> int:
-    """Store a batch, retrying with exponential backoff for as long as the store is down."""
-    batch = StoredBatch(
-        result.posts,
-        result.duplicates,
-        result.classifications,
-        result.alerts,
-        result.dead_letters,
-        result.signatures,
-    )
-    delay = 0.5
-    while True:
-        try:
-            return store.write_batch(batch)
-        except StoreError as exc:
-            log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
-            sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
 
 
 def build_worker(

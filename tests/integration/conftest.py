@@ -6,9 +6,14 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from alerting.store import AlertStore, SQLiteStore
+from alerting.store.opensearch import OpenSearchStore
 
 KAFKA = os.environ.get("CANHBAO_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 OPENSEARCH = os.environ.get("CANHBAO_OPENSEARCH_URL", "http://127.0.0.1:9250")
@@ -60,3 +65,29 @@ def es_url() -> str:
 def unique() -> str:
     """A name no other test uses: topics and indices are created per test."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["sqlite", "opensearch", "elasticsearch"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
+    """A review store of each backend in turn (Elasticsearch 8 only where CANHBAO_ES_URL
+    points at one), with its own file or indices, removed afterwards."""
+    if request.param == "sqlite":
+        sqlite = SQLiteStore(tmp_path / "store.db")
+        yield sqlite
+        sqlite.close()
+        return
+    if request.param == "elasticsearch":
+        from alerting.store.elasticsearch import ElasticsearchStore
+
+        elastic = ElasticsearchStore.connect(
+            request.getfixturevalue("es_url"), prefix=unique, refresh=True
+        )
+        yield elastic
+        elastic.delete_indices()
+        elastic.close()
+        return
+    search = OpenSearchStore.connect(request.getfixturevalue("opensearch_url"), prefix=unique,
+                                     refresh=True)  # fmt: skip
+    yield search
+    search.delete_indices()
+    search.close()

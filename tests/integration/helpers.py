@@ -5,23 +5,13 @@ from __future__ import annotations
 import threading
 
 from alerting.exceptions import DecisionConflict
-from alerting.store import AlertStore, StoredBatch
+from alerting.store import AlertStore
 from schemas import AnalystDecision, DecisionAction, utc_now
-from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
 from tests.conftest import line
 
 HATE = "bọn bắc kỳ cút hết về quê đi đừng ở đây nữa"
-
-
-def stored(result: BatchResult) -> StoredBatch:
-    return StoredBatch(
-        result.posts,
-        result.duplicates,
-        result.classifications,
-        result.alerts,
-        result.dead_letters,
-        result.signatures,
-    )
 
 
 def fill(store: AlertStore, ctx: PipelineContext, n: int = 3) -> list[str]:
@@ -31,7 +21,7 @@ def fill(store: AlertStore, ctx: PipelineContext, n: int = 3) -> list[str]:
         for i in range(n)
     ]
     result = process_batch(batch, ctx)
-    store.write_batch(stored(result))
+    store.write_batch(stored_batch(result))
     return [a.alert_id for a in result.alerts]
 
 

@@ -21,9 +21,9 @@ from stream_jobs.backends.kafka import (
 )
 from stream_jobs.exceptions import BusError
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
 from tests.conftest import line
-from tests.integration.helpers import stored
 
 pytestmark = pytest.mark.integration
 
@@ -116,7 +116,7 @@ def test_the_same_stage_functions_run_over_kafka(
     consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="worker")
     messages = drain(consumer, len(posts))
     result = process_batch([InboundRecord(m.origin, m.value) for m in messages], ctx)
-    store.write_batch(stored(result))
+    store.write_batch(stored_batch(result))
     consumer.commit()
     consumer.close()
     assert result.accounted == 4

@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,8 +14,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from alerting.api import create_app
-from alerting.store import AlertStore, SQLiteStore, StoredBatch
-from alerting.store.opensearch import OpenSearchStore
+from alerting.store import AlertStore, StoredBatch
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
 
@@ -29,18 +27,9 @@ MINH = {"Authorization": "Bearer tok-minh"}
 SCRIPT = "javascript:alert('x') \" onerror=alert(1) x=\""
 
 
-@pytest.fixture(params=["sqlite", "opensearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
-    if request.param == "sqlite":
-        sqlite = SQLiteStore(tmp_path / "store.db")
-        yield sqlite
-        sqlite.close()
-        return
-    url = request.getfixturevalue("opensearch_url")
-    search = OpenSearchStore.connect(url, prefix=unique, refresh=True)
-    yield search
-    search.delete_indices()
-    search.close()
+@pytest.fixture
+def store(any_store: AlertStore) -> AlertStore:
+    return any_store
 
 
 @pytest.fixture

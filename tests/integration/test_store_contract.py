@@ -3,14 +3,10 @@ OpenSearch (the real server of `make stack-up`). Backend-specific checks live be
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
-from alerting.store import AlertQuery, AlertStore, SQLiteStore
-from alerting.store.opensearch import OpenSearchStore
+from alerting.store import AlertQuery, AlertStore
 from schemas import (
     AlertStatus,
     DecisionAction,
@@ -20,42 +16,24 @@ from schemas import (
 )
 from stream_jobs.dedup import DedupEntry, DedupIndex
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
 from tests.conftest import line
-from tests.integration.helpers import HATE, decision, fill, stored
+from tests.integration.helpers import HATE, decision, fill
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["sqlite", "opensearch", "elasticsearch"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> Iterator[AlertStore]:
-    """Shadows the SQLite-only `store` fixture: every test here runs on every backend
-    (Elasticsearch 8 only where CANHBAO_ES_URL points at one)."""
-    if request.param == "sqlite":
-        sqlite = SQLiteStore(tmp_path / "store.db")
-        yield sqlite
-        sqlite.close()
-        return
-    if request.param == "elasticsearch":
-        from alerting.store.elasticsearch import ElasticsearchStore
-
-        elastic = ElasticsearchStore.connect(request.getfixturevalue("es_url"), prefix=unique,
-                                             refresh=True)  # fmt: skip
-        yield elastic
-        elastic.delete_indices()
-        elastic.close()
-        return
-    url = request.getfixturevalue("opensearch_url")
-    search = OpenSearchStore.connect(url, prefix=unique, refresh=True)
-    yield search
-    search.delete_indices()
-    search.close()
+@pytest.fixture
+def store(any_store: AlertStore) -> AlertStore:
+    """Shadows the SQLite-only `store` fixture: every test here runs on every backend."""
+    return any_store
 
 
 def test_write_batch_is_idempotent(store: AlertStore, ctx: PipelineContext) -> None:
     batch = [InboundRecord("t:1", line(external_id="x", text=HATE)), InboundRecord("t:2", b"{")]
     result = process_batch(batch, ctx)
-    assert store.write_batch(stored(result)) == 1
-    assert store.write_batch(stored(result)) == 0  # replay after a crash: nothing new
+    assert store.write_batch(stored_batch(result)) == 1
+    assert store.write_batch(stored_batch(result)) == 0  # replay after a crash: nothing new
     counts = store.counts()
     assert counts["alerts"] == {"pending_review": 1}
     assert counts["audit_events"] == 1
@@ -70,7 +48,7 @@ def test_alert_detail_has_post_evidence_and_duplicates(
         InboundRecord("t:2", line(external_id="b", text=HATE + " chia sẻ ngay nha mọi người")),
     ]
     result = process_batch(batch, ctx)
-    store.write_batch(stored(result))
+    store.write_batch(stored_batch(result))
     [alert] = result.alerts
     detail = store.get_alert(alert.alert_id)
     assert detail.post.text == HATE
@@ -146,7 +124,7 @@ def test_queue_pagination_and_filters(store: AlertStore, ctx: PipelineContext) -
 def test_dedup_seeds_warm_a_new_index(store: AlertStore, ctx: PipelineContext) -> None:
     long_text = HATE + " và những lời lẽ khác nữa"
     first = process_batch([InboundRecord("t:1", line(external_id="a", text=long_text))], ctx)
-    store.write_batch(stored(first))
+    store.write_batch(stored_batch(first))
     fill(store, ctx, n=2)
     seeds = {s.post_id: s for s in store.dedup_seeds(10)}
     assert len(seeds) == 3

@@ -12,8 +12,9 @@ from alerting.exceptions import StoreError
 from alerting.store.opensearch import OpenSearchStore
 from schemas import DecisionAction
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
 from tests.conftest import line
-from tests.integration.helpers import decision, fill, race_two_deciders, stored
+from tests.integration.helpers import decision, fill, race_two_deciders
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def test_search_matches_with_or_without_diacritics(
         ],
         ctx,
     )
-    store.write_batch(stored(result))
+    store.write_batch(stored_batch(result))
     hanoi = {"Ngập nặng ở Hà Nội chiều nay"}
     assert _matches(store, "ha noi") == hanoi
     assert _matches(store, "Hà Nội") == hanoi
@@ -113,8 +114,8 @@ def test_replay_after_a_crash_between_alert_and_audit_writes_audits_exactly_once
             store._alert_body(alert, "facebook"),
         ]
     )
-    assert store.write_batch(stored(result)) == 0  # the replay queues nothing new …
+    assert store.write_batch(stored_batch(result)) == 0  # the replay queues nothing new …
     assert [e.target for e in store.audit_log()] == [alert.alert_id]  # … but audits it
-    assert store.write_batch(stored(result)) == 0  # and a second replay changes nothing
+    assert store.write_batch(stored_batch(result)) == 0  # and a second replay changes nothing
     assert len(store.audit_log()) == 1
     assert store.verify_audit_chain() == 1
