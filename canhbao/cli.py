@@ -6,16 +6,22 @@ import json
 import logging
 import secrets
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from canhbao._cli_common import (
+    EXIT_REJECTED,
+    every,
+    fail,
+    load_settings,
+    progress_line,
+    require_extra,
+)
+from canhbao.cli_ingest import collect, import_posts, intake
 from canhbao.settings import Settings
 from schemas.exceptions import CanhbaoError
-from stream_jobs.summary import RunSummary
 
 log = logging.getLogger("canhbao")
 
@@ -28,48 +34,9 @@ app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
-
-EXIT_REJECTED = 3  # the run completed, and some records went to the dead letters
-
-
-def _settings() -> Settings:
-    from canhbao.logs import configure_logging
-
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    return settings
-
-
-def _every(seconds: float, show: Callable[[RunSummary], str]) -> Callable[[RunSummary], None]:
-    """A progress callback that prints to stderr at most every `seconds` (long jobs only)."""
-    last = time.monotonic()
-
-    def progress(summary: RunSummary) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= seconds:
-            last = now
-            typer.echo(show(summary), err=True)
-
-    return progress
-
-
-def _require_extra(module: str, extra: str) -> None:
-    """Optional features live in extras; say which one, instead of a bare ImportError."""
-    import importlib.util
-
-    if importlib.util.find_spec(module) is None:
-        typer.secho(
-            f"error: this command needs the `{extra}` extra: pip install 'canhbao[{extra}]'",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(1)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
+app.command()(collect)
+app.command("import")(import_posts)
+app.command()(intake)
 
 
 def _serve(settings: Settings, host: str, port: int, registry: object | None = None) -> None:
@@ -82,7 +49,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     try:
         tokens = load_review_tokens(settings)
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if not tokens:
         token = secrets.token_urlsafe(24)
         tokens = {token: "analyst"}
@@ -94,7 +61,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     try:
         store = open_store(settings)
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     api = create_app(
         store,
         tokens=tokens,
@@ -108,7 +75,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
 @app.command()
 def run(
     input_file: Annotated[
-        Path | None, typer.Option("--input", help="JSONL of posts; default: bundled sample")
+        Path | None, typer.Option("--input", help="JSONL or CSV of posts; default: bundled sample")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="stop after N records")] = None,
     serve: Annotated[bool, typer.Option(help="then serve the review API")] = False,
@@ -120,34 +87,17 @@ def run(
 
     Exit status: 0 all records accounted for and none rejected; 3 completed, but some records
     went to the dead letters (see the summary); 1 the run failed."""
-    from canhbao.wiring import build_context, load_classifier, open_store
-    from ingest import read_jsonl, sample_posts_path
-    from stream_jobs.embedded import EmbeddedRunner
+    from canhbao.feeding import run_embedded
+    from ingest import read_posts_file, sample_posts_path
 
-    settings = _settings()
+    settings = load_settings()
     path = input_file or sample_posts_path()
     try:
-        classifier = load_classifier(settings)
-        store = open_store(settings)
-        runner = EmbeddedRunner(
-            build_context(settings, classifier), store, batch_size=settings.batch_size
-        )
-        seeded = runner.warm_up(settings.dedup_capacity)
-        log.info("run starting", extra={"input": str(path), "dedup_seeded": seeded})
-        summary = runner.run(
-            read_jsonl(path, limit),
-            progress=_every(
-                2.0,
-                lambda s: (
-                    f"… {s.posts_in} records: {s.processed} processed, "
-                    f"{sum(s.duplicates.values())} duplicates, {s.rejected} rejected, "
-                    f"{s.alerts_queued} alerts"
-                ),
-            ),
-        )
-        store.close()
+        log.info("run starting", extra={"input": str(path)})
+        result = run_embedded(settings, read_posts_file(path, limit), every(2.0, progress_line))
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
+    summary = result.summary
     if as_json:
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
     else:
@@ -155,7 +105,7 @@ def run(
         typer.echo(summary.render())
         typer.echo(f"store: {settings.store_path}")
     if serve:
-        _serve(settings, host, port, runner.metrics.registry)
+        _serve(settings, host, port, result.metrics.registry)
     if summary.rejected:
         raise typer.Exit(EXIT_REJECTED)
 
@@ -163,7 +113,7 @@ def run(
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve the review API over the existing store."""
-    _serve(_settings(), host, port)
+    _serve(load_settings(), host, port)
 
 
 @app.command()
@@ -185,7 +135,7 @@ def worker(
     ] = 2,
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
-    _require_extra("faust", "stream")
+    require_extra("faust", "stream")
     import faust
     from prometheus_client import start_http_server
 
@@ -196,7 +146,7 @@ def worker(
     from stream_jobs.metrics import PipelineMetrics
     from stream_jobs.worker import WorkerConfig, build_worker
 
-    settings = _settings()
+    settings = load_settings()
     try:
         wait_until_reachable(settings.kafka_bootstrap, wait_for_kafka)
         ctx = build_context(settings, load_classifier(settings))
@@ -206,7 +156,7 @@ def worker(
                 DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id)
             )
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     config = WorkerConfig(
         settings.kafka_bootstrap,
         topology(settings),
@@ -230,11 +180,11 @@ def worker(
 @app.command()
 def topics(action: Annotated[str, typer.Argument(help="create | list")] = "create") -> None:
     """Create the Kafka topics (partitions, retention) that the workers and collectors use."""
-    _require_extra("kafka", "stream")
+    require_extra("kafka", "stream")
     from canhbao.wiring import topology
     from stream_jobs.backends.kafka import ensure_topics
 
-    settings = _settings()
+    settings = load_settings()
     specs = topology(settings).specs()
     if action == "list":
         for spec in specs:
@@ -245,7 +195,7 @@ def topics(action: Annotated[str, typer.Argument(help="create | list")] = "creat
     try:
         created = ensure_topics(settings.kafka_bootstrap, specs)
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none (all exist)'}")
 
 
@@ -259,7 +209,7 @@ def train_baseline_cmd(
     """Train every head of the fast CPU model and write its model card."""
     from classifiers.baseline import TrainingOptions, train_baseline
 
-    settings = _settings()
+    settings = load_settings()
     data_dir = data or settings.datasets_dir
     out_dir = out or settings.baseline_dir
     try:
@@ -270,7 +220,7 @@ def train_baseline_cmd(
             progress=lambda line: typer.echo(line, err=True),
         )
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"model {model.version} written to {out_dir}")
     for name, head in model.card["heads"].items():
         dev = head["dev"]
@@ -290,7 +240,7 @@ def eval_cmd(
     from classifiers.baseline import BaselineModel
     from classifiers.evaluate import evaluate
 
-    settings = _settings()
+    settings = load_settings()
     try:
         classifier = BaselineModel.load(model or settings.baseline_dir)
         report = evaluate(
@@ -300,7 +250,7 @@ def eval_cmd(
             progress=lambda done, total: typer.echo(f"\r{done}/{total}", err=True, nl=False),
         )
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo("", err=True)
     typer.echo(json.dumps(report, ensure_ascii=False))
 
@@ -314,9 +264,9 @@ def bench_pipeline_cmd(
     from canhbao.bench import bench_pipeline
 
     try:
-        result = bench_pipeline(_settings(), posts, batch_size)
+        result = bench_pipeline(load_settings(), posts, batch_size)
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
 
 
@@ -326,14 +276,32 @@ def bench_stack_cmd(
     rate: Annotated[float, typer.Option(min=1, help="posts/s in the latency phase")] = 200.0,
 ) -> None:
     """Kafka → `canhbao worker` → OpenSearch on the local stack (`make stack-up`)."""
-    _require_extra("faust", "stream")
+    require_extra("faust", "stream")
     from canhbao.bench_stack import bench_stack
 
-    settings = _settings()
+    settings = load_settings()
     try:
         result = bench_stack(settings, posts, rate, settings.data_dir / "bench")
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
+
+
+@bench_app.command("collect")
+def bench_collect_cmd(
+    hosts: Annotated[int, typer.Option(min=2)] = 10,
+    sources_per_host: Annotated[int, typer.Option(min=1)] = 10,
+    articles: Annotated[int, typer.Option(min=1, help="articles per feed")] = 20,
+    slow_delay: Annotated[
+        float, typer.Option(min=0, help="seconds per page on the slow host")
+    ] = 1.0,
+    extract_workers: Annotated[int | None, typer.Option(min=0)] = None,
+) -> None:
+    """Collectors against local fixture news sites: 100 feeds on 10 hosts, one of them slow."""
+    from canhbao.bench_collect import bench_collect
+
+    load_settings()
+    result = bench_collect(hosts, sources_per_host, articles, slow_delay, extract_workers)
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
 
 
@@ -351,12 +319,12 @@ def audit_verify() -> None:
     """Re-hash the audit log and check its chain."""
     from canhbao.wiring import open_store
 
-    settings = _settings()
+    settings = load_settings()
     try:
         store = open_store(settings)
         count = store.verify_audit_chain()
     except CanhbaoError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     typer.echo(f"audit log intact: {count} entries")
 
 

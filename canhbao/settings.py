@@ -13,7 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.exceptions import CanhbaoError
 
-__all__ = ["Settings", "SettingsError", "load_pseudonym_key", "load_review_tokens"]
+__all__ = [
+    "Settings",
+    "SettingsError",
+    "load_intake_secrets",
+    "load_pseudonym_key",
+    "load_review_tokens",
+]
 
 
 class SettingsError(CanhbaoError):
@@ -53,6 +59,18 @@ class Settings(BaseSettings):
         None, description="JSON file of bearer token → analyst name (a mounted secret)"
     )
     destinations: tuple[str, ...] = ("cong_an", "so_tttt")
+    sources_file: Path | None = Field(
+        None, description="collector sources.yaml; default: the bundled starter list"
+    )
+    collector_db: Path | None = Field(
+        None, description="collector checkpoints; default DATA_DIR/collector.db"
+    )
+    intake_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description='intake partner → HMAC secret, e.g. {"vtv": "…"}'
+    )
+    intake_secrets_file: Path | None = Field(
+        None, description="JSON file of partner → HMAC secret (a mounted secret)"
+    )
     log_level: str = "INFO"
     log_format: str = Field("json", pattern="^(json|text)$")
 
@@ -64,21 +82,45 @@ class Settings(BaseSettings):
     def baseline_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models" / "baseline"
 
+    @property
+    def collector_db_path(self) -> Path:
+        return self.collector_db or self.data_dir / "collector.db"
+
+    @property
+    def collector_dead_letters_path(self) -> Path:
+        return self.data_dir / "collector-dead-letters.jsonl"
+
+
+def _string_map_file(path: Path, shape: str) -> dict[str, str]:
+    """A mounted secret holding one JSON object of non-empty strings."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(loaded, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in loaded.items()
+    ):
+        raise SettingsError(f"{path}: expected {shape}")
+    return loaded
+
 
 def load_review_tokens(settings: Settings) -> dict[str, str]:
     """Tokens from the environment and, if set, from the secret file (the file wins)."""
     tokens = dict(settings.review_tokens)
     if settings.review_tokens_file is not None:
-        try:
-            loaded = json.loads(settings.review_tokens_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SettingsError(f"cannot read {settings.review_tokens_file}: {exc}") from exc
-        if not isinstance(loaded, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
-        ):
-            raise SettingsError(f"{settings.review_tokens_file}: expected {{token: analyst}}")
-        tokens.update(loaded)
+        tokens.update(_string_map_file(settings.review_tokens_file, "{token: analyst}"))
     return tokens
+
+
+def load_intake_secrets(settings: Settings) -> dict[str, bytes]:
+    """Partner secrets from the environment and, if set, from the secret file (the file wins)."""
+    secrets_ = {k: v.get_secret_value() for k, v in settings.intake_secrets.items()}
+    if settings.intake_secrets_file is not None:
+        secrets_.update(_string_map_file(settings.intake_secrets_file, "{partner: secret}"))
+    short = sorted(p for p, v in secrets_.items() if len(v) < 16)
+    if short:
+        raise SettingsError(f"intake secrets must be at least 16 characters: {', '.join(short)}")
+    return {partner: value.encode("utf-8") for partner, value in secrets_.items()}
 
 
 def load_pseudonym_key(settings: Settings) -> bytes:

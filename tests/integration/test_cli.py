@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from canhbao.cli import EXIT_REJECTED, app
+from canhbao._cli_common import EXIT_REJECTED
+from canhbao.cli import app
 from schemas import CONTRACTS
 from tests.conftest import line
 

@@ -87,7 +87,8 @@ def test_json_schema_export(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["schemas", "ingest", "classifiers", "classifiers.text", "classifiers.baseline",
+    ["schemas", "ingest", "ingest.news", "ingest.social", "classifiers", "classifiers.text",
+     "classifiers.baseline",
      "stream_jobs", "stream_jobs.backends", "alerting", "alerting.store"],
 )  # fmt: skip
 def test_exported_members_exist(package: str) -> None:

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from canhbao.settings import Settings, SettingsError, load_pseudonym_key, load_review_tokens
+from canhbao.settings import (
+    Settings,
+    SettingsError,
+    load_intake_secrets,
+    load_pseudonym_key,
+    load_review_tokens,
+)
 
 
 def test_review_tokens_come_from_env_and_secret_file(tmp_path: Path) -> None:
@@ -43,3 +49,18 @@ def test_pseudonym_key_is_generated_once_private_and_reused(tmp_path: Path) -> N
     mode = (tmp_path / "pseudonym.key").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
     assert load_pseudonym_key(Settings(data_dir=tmp_path, pseudonym_key="k")) == b"k"
+
+
+def test_intake_secrets_from_env_and_file_and_too_short_ones_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "partners.json"
+    secret.write_text('{"vtv": "file-secret-0123456789"}', encoding="utf-8")
+    settings = Settings(
+        intake_secrets={"vtv": "env-secret-0123456789", "zalo-doitac": "x" * 16},
+        intake_secrets_file=secret,
+    )
+    assert load_intake_secrets(settings) == {
+        "vtv": b"file-secret-0123456789",
+        "zalo-doitac": b"x" * 16,
+    }
+    with pytest.raises(SettingsError, match="at least 16 characters: short"):
+        load_intake_secrets(Settings(intake_secrets={"short": "abc"}))

@@ -1,0 +1,117 @@
+"""Feed posts into the pipeline: the embedded runner (one process) or the raw-posts topic.
+
+Every way in — a file (`run`, `import`), the collectors (`collect`), the signed intake — goes
+through one of these, so the embedded and Kafka modes accept posts the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from canhbao.settings import Settings
+from canhbao.wiring import build_context, load_classifier, open_store, topology
+from ingest.delivery import PostSink, RecordQueueSink
+from stream_jobs.backends.abstract import ORIGIN_HEADER, Producer
+from stream_jobs.embedded import EmbeddedRunner
+from stream_jobs.metrics import PipelineMetrics
+from stream_jobs.pipeline import InboundRecord
+from stream_jobs.summary import RunSummary
+from stream_jobs.topics import SCHEMA_HEADER, raw_post_key
+
+__all__ = ["EmbeddedRun", "kafka_producer", "produce_records", "run_embedded", "run_embedded_fed"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedRun:
+    summary: RunSummary
+    metrics: PipelineMetrics
+
+
+def run_embedded(
+    settings: Settings,
+    records: Iterable[InboundRecord],
+    progress: Callable[[RunSummary], None] | None = None,
+) -> EmbeddedRun:
+    store = open_store(settings)
+    try:
+        runner = EmbeddedRunner(
+            build_context(settings, load_classifier(settings)),
+            store,
+            batch_size=settings.batch_size,
+        )
+        seeded = runner.warm_up(settings.dedup_capacity)
+        log.info("embedded pipeline starting", extra={"dedup_seeded": seeded})
+        summary = runner.run(records, progress=progress)
+    finally:
+        store.close()
+    return EmbeddedRun(summary, runner.metrics)
+
+
+def run_embedded_fed(
+    settings: Settings,
+    feed: Callable[[PostSink], None],
+    progress: Callable[[RunSummary], None] | None = None,
+) -> EmbeddedRun:
+    """Run `feed(sink)` in a thread while the pipeline consumes what it delivers; returns when
+    the feed has finished and everything it delivered is stored. A failing feed is re-raised."""
+    sink = RecordQueueSink()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            feed(sink)
+        except BaseException as exc:  # re-raised below, after the pipeline drained
+            failure.append(exc)
+        finally:
+            sink.close()
+
+    thread = threading.Thread(target=produce, name="canhbao-feed", daemon=True)
+    thread.start()
+    run = run_embedded(settings, sink.records(), progress)
+    thread.join()
+    if failure:
+        raise failure[0]
+    return run
+
+
+def kafka_producer(settings: Settings) -> Producer:
+    from stream_jobs.backends.kafka import KafkaProducerBackend
+
+    return KafkaProducerBackend(settings.kafka_bootstrap, client_id="canhbao-ingest")
+
+
+def _key_of(data: bytes) -> bytes | None:
+    try:
+        text = json.loads(data).get("text")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return raw_post_key(text) if isinstance(text, str) else None
+
+
+def produce_records(settings: Settings, records: Iterable[InboundRecord]) -> int:
+    """File records onto the raw topic, bytes untouched (the worker validates, and dead-letters
+    what is broken, as the embedded run would)."""
+    producer = kafka_producer(settings)
+    topic = topology(settings).raw
+    count = 0
+    try:
+        for record in records:
+            producer.produce(
+                topic,
+                record.data,
+                key=_key_of(record.data),
+                headers={SCHEMA_HEADER: "raw_post/1", ORIGIN_HEADER: record.origin},
+            )
+            count += 1
+        producer.flush()
+    finally:
+        close = getattr(producer, "close", None)
+        if close is not None:
+            close()
+    return count

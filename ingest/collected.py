@@ -1,0 +1,82 @@
+"""What one collection of one source produced, and what every source collector is given."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.http import Fetcher
+from ingest.metrics import CollectorMetrics
+from schemas import RawPost, pseudonymise_handle
+
+__all__ = ["CollectContext", "Collected", "Rejected"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An item that can never become a post (no id, no text, wrong types): kept with its
+    reason in the collector's dead letters, and marked seen so it is not fetched forever."""
+
+    external_id: str | None
+    reason: str
+    detail: str
+    payload: Any
+
+
+@dataclass
+class Collected:
+    source: str
+    posts: list[RawPost] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    fetched: int = 0
+    duplicates: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+    quota_units: int = 0
+    # Validators and cursor for the checkpoint: used only if the collection is complete.
+    etag: str | None = None
+    last_modified: str | None = None
+    cursor: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+    def fail(self, reason: str, message: str) -> None:
+        log.warning(
+            "collection step failed",
+            extra={"source": self.source, "reason": reason, "error": message},
+        )
+        self.failures.append((reason, message))
+
+    def reject(self, item: Rejected) -> None:
+        log.warning(
+            "item rejected",
+            extra={"source": self.source, "reason": item.reason, "detail": item.detail},
+        )
+        self.rejected.append(item)
+
+
+@dataclass
+class CollectContext:
+    fetcher: Fetcher
+    pseudonym_key: bytes
+    metrics: CollectorMetrics
+    extract_pool: Executor | None = None  # None: extract in a thread (keeps the loop free)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # API access tokens (TikTok's live ~2 h): credential → (monotonic expiry, token).
+    token_cache: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+    def author_ref(self, handle: str | None) -> str | None:
+        """Handles are pseudonymised here, at the edge: they never reach the bus in clear."""
+        return pseudonymise_handle(handle, self.pseudonym_key) if handle else None
+
+    async def run_cpu(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.extract_pool, fn, *args)

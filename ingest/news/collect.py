@@ -1,0 +1,221 @@
+"""Collect a news feed or sitemap: list new article URLs, fetch each page, extract its text."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from pydantic import ValidationError
+
+from ingest.checkpoints import Checkpoint
+from ingest.collected import CollectContext, Collected, Rejected
+from ingest.exceptions import FetchError, PayloadError, RobotsDisallowed
+from ingest.http import FetchResult
+from ingest.news.article import Article, extract_article
+from ingest.news.feeds import FeedEntry, parse_feed
+from ingest.news.sitemaps import SitemapUrl, parse_sitemap
+from ingest.sources import RssSource, SitemapSource
+from schemas import Platform, PostKind, RawPost
+
+__all__ = ["collect_feed", "collect_sitemap"]
+
+# A news sitemap lists the last two days; older entries in a plain sitemap are archive, not news.
+_SITEMAP_WINDOW = timedelta(days=2)
+_MAX_CHILD_SITEMAPS = 5
+
+
+def _post(
+    source: RssSource | SitemapSource,
+    ctx: CollectContext,
+    url: str,
+    *,
+    title: str | None,
+    text: str,
+    author: str | None,
+    published_at: datetime | None,
+) -> RawPost:
+    return RawPost(
+        platform=Platform.NEWS,
+        source_id=source.name,
+        external_id=url,
+        url=url,
+        kind=PostKind.ARTICLE,
+        title=title[:2000] if title else None,
+        text=text,
+        author_ref=ctx.author_ref(author),
+        published_at=published_at,
+        collected_at=ctx.clock(),
+        raw_ref=url,
+    )
+
+
+async def _article_post(
+    source: RssSource | SitemapSource,
+    ctx: CollectContext,
+    out: Collected,
+    url: str,
+    hint_title: str | None,
+    hint_published: datetime | None,
+) -> RawPost | None:
+    try:
+        page = await ctx.fetcher.get(url, rate_per_s=source.rate_per_s)
+        article: Article = await ctx.run_cpu(extract_article, page.text, page.url)
+    except PayloadError as exc:
+        out.reject(Rejected(url, "no_article_text", str(exc), None))
+        return None
+    except RobotsDisallowed as exc:  # a standing "no": skip it for good, do not retry forever
+        out.reject(Rejected(url, "robots_disallowed", str(exc), None))
+        return None
+    except FetchError as exc:
+        out.fail(exc.reason, str(exc))
+        return None
+    try:
+        return _post(
+            source,
+            ctx,
+            url,
+            title=article.title or hint_title,
+            text=article.text,
+            author=article.author,
+            published_at=article.published_at or hint_published,
+        )
+    except ValidationError as exc:
+        out.reject(Rejected(url, "invalid_post", str(exc.errors(include_url=False)[0]), None))
+        return None
+
+
+async def _gather_articles(
+    source: RssSource | SitemapSource,
+    ctx: CollectContext,
+    out: Collected,
+    items: Sequence[tuple[str, str | None, str | None, datetime | None]],
+) -> None:
+    """Fetch the pages concurrently; the fetcher's per-host limits keep it polite."""
+    if not source.fetch_articles:
+        for url, title, summary, published in items:
+            text = summary or title
+            if not text:
+                out.reject(
+                    Rejected(url, "no_text", "feed entry has neither summary nor title", None)
+                )
+                continue
+            try:
+                out.posts.append(
+                    _post(
+                        source,
+                        ctx,
+                        url,
+                        title=title,
+                        text=text,
+                        author=None,
+                        published_at=published,
+                    )
+                )
+            except ValidationError as exc:
+                out.reject(
+                    Rejected(url, "invalid_post", str(exc.errors(include_url=False)[0]), None)
+                )
+        return
+    results = await asyncio.gather(
+        *(
+            _article_post(source, ctx, out, url, title, published)
+            for url, title, _, published in items
+        )
+    )
+    out.posts.extend(post for post in results if post is not None)
+
+
+def _new_only(out: Collected, checkpoint: Checkpoint, urls: list[str], limit: int) -> list[int]:
+    out.fetched += len(urls)
+    fresh: list[int] = []
+    seen_now: set[str] = set()
+    for index, url in enumerate(urls):
+        if checkpoint.has_seen(url) or url in seen_now:
+            out.duplicates += 1
+        elif len(fresh) < limit:
+            fresh.append(index)
+            seen_now.add(url)
+    return fresh
+
+
+async def _listing(
+    source: RssSource | SitemapSource, ctx: CollectContext, checkpoint: Checkpoint, out: Collected
+) -> FetchResult | None:
+    """The feed or sitemap, fetched conditionally; None when it failed or has not changed
+    (then the checkpoint's validators are carried over as they were)."""
+    out.etag, out.last_modified = checkpoint.etag, checkpoint.last_modified
+    try:
+        page = await ctx.fetcher.get(
+            source.url,
+            etag=checkpoint.etag,
+            last_modified=checkpoint.last_modified,
+            rate_per_s=source.rate_per_s,
+        )
+    except FetchError as exc:
+        out.fail(exc.reason, str(exc))
+        return None
+    return None if page.not_modified else page
+
+
+async def collect_feed(source: RssSource, ctx: CollectContext, checkpoint: Checkpoint) -> Collected:
+    out = Collected(source.name)
+    feed = await _listing(source, ctx, checkpoint, out)
+    if feed is None:
+        return out
+    try:
+        entries: list[FeedEntry] = parse_feed(feed.body, feed.headers)
+    except PayloadError as exc:
+        out.fail("malformed_feed", f"{source.url}: {exc}")
+        return out
+    out.etag, out.last_modified = feed.headers.get("etag"), feed.headers.get("last-modified")
+    fresh = _new_only(out, checkpoint, [e.url for e in entries], source.max_items)
+    items = [
+        (entries[i].url, entries[i].title, entries[i].summary, entries[i].published_at)
+        for i in fresh
+    ]
+    await _gather_articles(source, ctx, out, items)
+    return out
+
+
+async def _sitemap_urls(
+    source: SitemapSource, ctx: CollectContext, checkpoint: Checkpoint, out: Collected
+) -> list[SitemapUrl] | None:
+    page = await _listing(source, ctx, checkpoint, out)
+    if page is None:
+        return None
+    try:
+        sitemap = parse_sitemap(page.body)
+    except PayloadError as exc:
+        out.fail("malformed_sitemap", f"{source.url}: {exc}")
+        return None
+    out.etag, out.last_modified = page.headers.get("etag"), page.headers.get("last-modified")
+    urls = list(sitemap.urls)
+    newest = sorted(
+        sitemap.children, key=lambda c: c[1].timestamp() if c[1] else 0.0, reverse=True
+    )[:_MAX_CHILD_SITEMAPS]
+    for child_url, _ in newest:
+        try:
+            child = await ctx.fetcher.get(child_url, rate_per_s=source.rate_per_s)
+            urls.extend(parse_sitemap(child.body).urls)
+        except FetchError as exc:
+            out.fail(exc.reason, str(exc))
+        except PayloadError as exc:
+            out.fail("malformed_sitemap", f"{child_url}: {exc}")
+    return urls
+
+
+async def collect_sitemap(
+    source: SitemapSource, ctx: CollectContext, checkpoint: Checkpoint
+) -> Collected:
+    out = Collected(source.name)
+    urls = await _sitemap_urls(source, ctx, checkpoint, out)
+    if urls is None:
+        return out
+    oldest = ctx.clock() - _SITEMAP_WINDOW
+    recent = [u for u in urls if u.published_at is None or u.published_at >= oldest]
+    recent.sort(key=lambda u: u.published_at.timestamp() if u.published_at else 0.0, reverse=True)
+    fresh = _new_only(out, checkpoint, [u.url for u in recent], source.max_items)
+    items = [(recent[i].url, recent[i].title, None, recent[i].published_at) for i in fresh]
+    await _gather_articles(source, ctx, out, items)
+    return out

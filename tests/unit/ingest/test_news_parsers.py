@@ -1,0 +1,156 @@
+"""Feeds, sitemaps and article pages → entries and text; broken ones → PayloadError."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.exceptions import PayloadError
+from ingest.fixture_site import article_html, rss_xml, sitemap_xml
+from ingest.news.article import MAX_ARTICLE_CHARS, extract_article, find_published_at
+from ingest.news.feeds import parse_feed
+from ingest.news.sitemaps import parse_sitemap
+
+WHEN = datetime(2026, 11, 29, 7, 30, tzinfo=UTC)
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Tin</title>
+<entry><title>Giá xăng &lt;tăng&gt;</title><link href="https://x.vn/a.html?utm_medium=rss#c"/>
+<id>urn:1</id><updated>2026-11-29T14:30:00+07:00</updated>
+<summary type="html">&lt;p&gt;Xăng RON 95 &lt;b&gt;tăng&lt;/b&gt; 500 đồng&lt;/p&gt;</summary>
+<author><name>Lan</name></author></entry>
+<entry><title>Không có link</title><id>urn:2</id></entry></feed>"""
+
+
+def test_rss_entries_have_canonical_links_local_times_and_plain_summaries() -> None:
+    entries = parse_feed(rss_xml("https://bao.vn", [(1, "Tiêu đề", WHEN)]).encode())
+    [entry] = entries
+    assert entry.url == "https://bao.vn/bai-viet/1.html"  # utm_source dropped
+    assert entry.published_at == WHEN
+    assert entry.summary == "Tóm tắt bài 1"
+
+
+def test_atom_is_read_and_entries_without_a_link_are_skipped() -> None:
+    [entry] = parse_feed(ATOM.encode())
+    assert entry.url == "https://x.vn/a.html"
+    assert entry.title == "Giá xăng <tăng>"
+    assert entry.summary == "Xăng RON 95 tăng 500 đồng"
+    assert entry.published_at == WHEN
+    assert entry.author == "Lan"
+
+
+def test_a_sloppy_feed_is_read_for_what_it_has() -> None:
+    sloppy = rss_xml("https://bao.vn", [(1, "A & B", WHEN)]).replace("&amp;", "&")
+    assert len(parse_feed(sloppy.encode())) == 1
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"<html><body>502 Bad Gateway</body></html>", b"\x00\xff" * 50]
+)
+def test_a_broken_feed_is_a_payload_error(body: bytes) -> None:
+    with pytest.raises(PayloadError):
+        parse_feed(body)
+
+
+def test_truncated_feed_keeps_complete_entries_or_fails_clearly() -> None:
+    full = rss_xml("https://bao.vn", [(i, f"Bài {i}", WHEN) for i in range(5)]).encode()
+    try:
+        entries = parse_feed(full[: len(full) * 2 // 3])
+    except PayloadError:
+        return
+    assert 1 <= len(entries) <= 5
+
+
+def test_news_sitemap_index_and_gzip() -> None:
+    body = sitemap_xml("https://bao.vn", [(3, "Tin ba", WHEN)]).encode()
+    [url] = parse_sitemap(body).urls
+    assert (url.url, url.title, url.published_at) == (
+        "https://bao.vn/bai-viet/3.html",
+        "Tin ba",
+        WHEN,
+    )
+    assert parse_sitemap(gzip.compress(body)).urls == [url]
+    index = (
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap>'
+        "<loc>https://bao.vn/s1.xml</loc><lastmod>2026-11-29</lastmod></sitemap></sitemapindex>"
+    )
+    parsed = parse_sitemap(index.encode())
+    assert parsed.children[0][0] == "https://bao.vn/s1.xml"
+    assert not parsed.urls
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<urlset><url><loc>https://x.vn/a",  # truncated
+        b"<html><body>not a sitemap</body></html>",
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]>'
+        b"<urlset>&lol2;</urlset>",  # entity expansion is refused, not evaluated
+        b"\x1f\x8b\x08\x00broken-gzip",
+    ],
+)
+def test_broken_or_hostile_sitemaps_are_payload_errors(body: bytes) -> None:
+    with pytest.raises(PayloadError):
+        parse_sitemap(body)
+
+
+def test_article_extraction_finds_title_body_byline_and_local_time() -> None:
+    title, page = article_html(7, WHEN)
+    article = extract_article(page, "https://bao.vn/bai-viet/7.html")
+    assert article.title == title
+    assert article.published_at == WHEN.replace(second=0)
+    assert article.author
+    assert article.author.startswith("Phóng viên")
+    assert "Chuyên mục" not in article.text
+    assert "Tin liên quan" not in article.text
+    assert title not in article.text.split("\n")[0]  # the headline is not repeated as text
+    assert len(article.text) > 500
+
+
+def test_page_without_article_text_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="no article text"):
+        extract_article(
+            "<html><body><nav><a href='/'>Trang chủ</a></nav></body></html>", "https://x.vn/"
+        )
+
+
+def test_very_long_articles_are_cut_at_a_paragraph() -> None:
+    paragraph = "Người dân phản ánh tình trạng ngập nước kéo dài ở nhiều tuyến đường. " * 8
+    body = "".join(f"<p>{paragraph} đoạn {i}</p>" for i in range(200))
+    article = extract_article(
+        f"<html><body><article><h1>Tin</h1>{body}</article></body></html>", "https://x.vn/a"
+    )
+    assert MAX_ARTICLE_CHARS // 2 < len(article.text) <= MAX_ARTICLE_CHARS
+    assert article.text.rstrip().split()[-2] == "đoạn"  # ends with a whole paragraph
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ('<meta property="article:published_time" content="2026-11-29T14:30:00+07:00">', WHEN),
+        (
+            '<script type="application/ld+json">{"datePublished": "2026-11-29T07:30:00Z"}</script>',
+            WHEN,
+        ),
+        ('<time datetime="2026-11-29T14:30:00+07:00">hôm nay</time>', WHEN),
+        ('<span class="date">Chủ nhật, 29/11/2026, 14:30 (GMT+7)</span>', WHEN),
+        ("<p>không có ngày</p>", None),
+    ],
+)
+def test_published_time_sources(html: str, expected: datetime | None) -> None:
+    assert find_published_at(html) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(max_size=300))
+def test_extraction_never_raises_anything_but_payload_error(text: str) -> None:
+    try:
+        article = extract_article(
+            f"<html><body><article><p>{text}</p></article></body></html>", "https://x.vn/a"
+        )
+    except PayloadError:
+        return
+    assert article.text.strip()
