@@ -20,6 +20,7 @@ from canhbao._cli_common import (
     require_extra,
 )
 from canhbao.cli_ingest import collect, import_posts, intake
+from canhbao.cli_users import users_app
 from canhbao.settings import Settings
 from schemas.exceptions import CanhbaoError
 
@@ -34,6 +35,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 app.command()(collect)
 app.command("import")(import_posts)
 app.command()(intake)
@@ -43,8 +45,9 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     import uvicorn
 
     from alerting.api import create_app
+    from alerting.web import mount_review_ui
     from canhbao.settings import load_review_tokens
-    from canhbao.wiring import open_store
+    from canhbao.wiring import open_accounts, open_store
 
     try:
         tokens = load_review_tokens(settings)
@@ -60,6 +63,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
         )
     try:
         store = open_store(settings)
+        accounts = open_accounts(settings)
     except CanhbaoError as exc:
         raise fail(exc) from exc
     api = create_app(
@@ -68,7 +72,14 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
         destinations=settings.destinations,
         registry=registry,  # type: ignore[arg-type]
     )
-    typer.echo(f"Review API on http://{host}:{port}/api/alerts (docs: /docs)", err=True)
+    mount_review_ui(
+        api, store, accounts, settings.destinations, secure_cookies=settings.review_cookie_secure
+    )
+    if not accounts.users():
+        typer.echo(
+            "No accounts yet: add one with `canhbao users add NAME --role analyst`", err=True
+        )
+    typer.echo(f"Review UI on http://{host}:{port}/ — API on /api/alerts (docs: /docs)", err=True)
     uvicorn.run(api, host=host, port=port, log_level="warning")
 
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         None, description="JSON file of bearer token → analyst name (a mounted secret)"
     )
     destinations: tuple[str, ...] = ("cong_an", "so_tttt")
+    review_cookie_secure: bool = Field(
+        True, description="Secure session cookies (keep on; browsers accept them on localhost)"
+    )
     sources_file: Path | None = Field(
         None, description="collector sources.yaml; default: the bundled starter list"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from alerting.accounts import AccountStore
 from alerting.exceptions import StoreError
 from alerting.store import AlertStore, SQLiteStore
 from canhbao.settings import Settings, load_pseudonym_key
@@ -15,7 +16,12 @@ from stream_jobs.pipeline import PipelineContext
 from stream_jobs.routing import RoutingPolicy
 from stream_jobs.topics import Topology
 
-__all__ = ["build_context", "load_classifier", "open_store", "topology"]
+__all__ = ["build_context", "load_classifier", "open_accounts", "open_store", "topology"]
+
+
+def open_accounts(settings: Settings) -> AccountStore:
+    """Review-UI accounts: always a local SQLite file, whichever store holds the alerts."""
+    return AccountStore(settings.data_dir / "accounts.db")
 
 
 def load_classifier(settings: Settings) -> Classifier:

@@ -21,6 +21,13 @@ class AuditAction(StrEnum):
     ALERT_CONFIRMED = "alert.confirmed"
     ALERT_DISMISSED = "alert.dismissed"
     ALERT_ESCALATED = "alert.escalated"
+    USER_LOGIN = "user.login"
+    USER_LOGIN_FAILED = "user.login_failed"
+    USER_LOGOUT = "user.logout"
+    USER_ADDED = "user.added"
+    USER_ROLE_CHANGED = "user.role_changed"
+    USER_DEACTIVATED = "user.deactivated"
+    AUDIT_EXPORTED = "audit.exported"
 
 
 class AuditEvent(Contract):

@@ -11,6 +11,7 @@ from schemas import (
     Alert,
     AlertStatus,
     AnalystDecision,
+    AuditAction,
     AuditEvent,
     Classification,
     DeadLetter,
@@ -76,12 +77,27 @@ class AlertStore(Protocol):
 
     def get_alert(self, alert_id: str) -> AlertDetail: ...
 
+    def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
+        """The posts with these ids (those that exist), in one round trip: the queue shows
+        each alert's text without one request per row."""
+
     def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
         """Apply an analyst's decision, or raise `DecisionConflict` without changing anything."""
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100
     ) -> list[AuditEvent]: ...
+
+    def record_audit(
+        self,
+        actor: str,
+        action: AuditAction,
+        target: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an entry that is not an alert decision (logins, account changes, exports)
+        to the same hash-chained log."""
 
     def verify_audit_chain(self) -> int:
         """Re-hash the whole audit log; return its length or raise `StoreError`."""

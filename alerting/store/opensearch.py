@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -421,6 +421,18 @@ class OpenSearchStore:
         cursor = _encode_cursor(hits[limit - 1]["sort"]) if len(hits) > limit else None
         return AlertPage(alerts[:limit], cursor)
 
+    def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
+        if not post_ids:
+            return {}
+        found = self._call(
+            "posts read", self._client.mget, index=self.index["posts"], body={"ids": list(post_ids)}
+        )
+        return {
+            doc["_id"]: NormalizedPost.model_validate_json(json.dumps(doc["_source"]["record"]))
+            for doc in found["docs"]
+            if doc.get("found")
+        }
+
     def get_alert(self, alert_id: str) -> AlertDetail:
         doc = self._get("alerts", alert_id)
         if doc is None:
@@ -464,6 +476,19 @@ class OpenSearchStore:
                 for h in decisions
             ],
         )
+
+    def record_audit(
+        self,
+        actor: str,
+        action: AuditAction,
+        target: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self._append_audit(
+            actor=actor, action=action, target=target, reason=reason, details=details or {},
+            at=utc_now().isoformat(),
+        )  # fmt: skip
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

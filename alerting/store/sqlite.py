@@ -11,7 +11,7 @@ import base64
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -427,6 +427,16 @@ class SQLiteStore:
         cursor = _encode_cursor(*rows[limit - 1][:3]) if len(rows) > limit else None
         return AlertPage(alerts, cursor)
 
+    def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
+        if not post_ids:
+            return {}
+        marks = ", ".join("?" * len(post_ids))
+        rows = self._read(
+            f"SELECT post_id, record FROM posts WHERE post_id IN ({marks})",  # noqa: S608
+            list(post_ids),
+        )
+        return {r[0]: NormalizedPost.model_validate_json(r[1]) for r in rows}
+
     def get_alert(self, alert_id: str) -> AlertDetail:
         rows = self._read(
             "SELECT a.record, p.record, c.record FROM alerts a JOIN posts p USING (post_id)"
@@ -457,6 +467,20 @@ class SQLiteStore:
             duplicates=duplicates,
             decisions=decisions,
         )
+
+    def record_audit(
+        self,
+        actor: str,
+        action: AuditAction,
+        target: str,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        with self._write() as cur:
+            self._append_audit(
+                cur, actor=actor, action=action, target=target, reason=reason,
+                details=details or {}, at=utc_now().isoformat(),
+            )  # fmt: skip
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

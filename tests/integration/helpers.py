@@ -25,6 +25,17 @@ def fill(store: AlertStore, ctx: PipelineContext, n: int = 3) -> list[str]:
     return [a.alert_id for a in result.alerts]
 
 
+def store_texts(store: AlertStore, ctx: PipelineContext, texts: list[str]) -> list[str]:
+    """Run `texts` through the pipeline into `store`; the ids of the alerts they raised."""
+    batch = [
+        InboundRecord(f"t:{i}", line(external_id=f"x{i}", text=text))
+        for i, text in enumerate(texts)
+    ]
+    result = process_batch(batch, ctx)
+    store.write_batch(stored_batch(result))
+    return [a.alert_id for a in result.alerts]
+
+
 def decision(alert_id: str, action: DecisionAction, **kw: object) -> AnalystDecision:
     fields: dict[str, object] = {
         "alert_id": alert_id,

@@ -169,3 +169,29 @@ def test_console_script_is_installed(env: dict[str, str]) -> None:
     )
     assert done.returncode == 0
     assert "run" in done.stdout
+
+
+def test_users_are_added_listed_and_changed_with_audit(env: dict[str, str]) -> None:
+    password = "mat-khau-du-dai-123\n"
+    added = runner.invoke(
+        app,
+        ["users", "add", "lan", "--role", "analyst", "--password-stdin"],
+        input=password,
+        env=env,
+    )
+    assert added.exit_code == 0, added.output
+    weak = runner.invoke(app, ["users", "add", "minh", "--password-stdin"], input="ngan\n", env=env)
+    assert weak.exit_code == 1
+    assert "at least 12" in weak.output
+    assert runner.invoke(app, ["users", "set-role", "lan", "supervisor"], env=env).exit_code == 0
+    bad_role = runner.invoke(app, ["users", "set-role", "lan", "tong-thong"], env=env)
+    assert bad_role.exit_code == 1
+    listed = runner.invoke(app, ["users", "list"], env=env)
+    assert listed.stdout.splitlines() == ["lan\tsupervisor\tactive"]
+    from alerting.store import SQLiteStore
+    from schemas import AuditAction
+
+    store = SQLiteStore(Path(env["CANHBAO_DATA_DIR"]) / "canhbao.db")
+    actions = [e.action for e in store.audit_log(target="user:lan")]
+    store.close()
+    assert actions == [AuditAction.USER_ADDED, AuditAction.USER_ROLE_CHANGED]

@@ -17,6 +17,7 @@ from alerting.api import create_app
 from alerting.store import AlertStore, StoredBatch
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
+from tests.integration.helpers import store_texts
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +35,9 @@ def store(any_store: AlertStore) -> AlertStore:
 
 @pytest.fixture
 def alert_ids(store: AlertStore, ctx: PipelineContext) -> list[str]:
-    batch = [
-        InboundRecord("t:1", line(external_id="a", text="bọn bắc kỳ cút hết về quê đi")),
-        InboundRecord("t:2", line(external_id="b", text="lũ tàu khựa đáng chết hết")),
-    ]
-    result = process_batch(batch, ctx)
-    store.write_batch(
-        StoredBatch(result.posts, (), result.classifications, result.alerts, (), result.signatures)
-    )
-    assert len(result.alerts) == 2
-    return [a.alert_id for a in result.alerts]
+    ids = store_texts(store, ctx, ["bọn bắc kỳ cút hết về quê đi", "lũ tàu khựa đáng chết hết"])
+    assert len(ids) == 2
+    return ids
 
 
 @pytest.fixture

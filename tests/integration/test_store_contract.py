@@ -9,6 +9,7 @@ from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
 from alerting.store import AlertQuery, AlertStore
 from schemas import (
     AlertStatus,
+    AuditAction,
     DecisionAction,
     DuplicateKind,
     Label,
@@ -136,3 +137,41 @@ def test_dedup_seeds_warm_a_new_index(store: AlertStore, ctx: PipelineContext) -
     again = process_batch([InboundRecord("t:2", line(external_id="z", text=long_text + " !"))], ctx)
     # Found through the signature loaded from the store (the text differs by a "!").
     assert [d.duplicate_kind for d in again.duplicates] == [DuplicateKind.NEAR]
+
+
+def test_other_audit_entries_join_the_same_chain(store: AlertStore, ctx: PipelineContext) -> None:
+    result = process_batch([InboundRecord("t:1", line(external_id="x", text=HATE))], ctx)
+    store.write_batch(stored_batch(result))
+    store.record_audit("lan", AuditAction.USER_LOGIN, "user:lan", None, {"client": "10.0.0.1"})
+    store.record_audit(
+        "cli:root",
+        AuditAction.USER_ROLE_CHANGED,
+        "user:lan",
+        "lên giám sát",
+        {"from": "analyst", "to": "supervisor"},
+    )
+    events = store.audit_log(limit=10)
+    assert [e.action for e in events] == [
+        AuditAction.ALERT_CREATED,
+        AuditAction.USER_LOGIN,
+        AuditAction.USER_ROLE_CHANGED,
+    ]
+    assert events[2].details == {"from": "analyst", "to": "supervisor"}
+    assert [e.seq for e in store.audit_log(target="user:lan")] == [2, 3]
+    assert store.verify_audit_chain() == 3
+
+
+def test_posts_by_id_returns_the_ones_that_exist(store: AlertStore, ctx: PipelineContext) -> None:
+    result = process_batch(
+        [
+            InboundRecord("t:1", line(external_id="x", text=HATE)),
+            InboundRecord("t:2", line(external_id="y", text="hôm nay trời đẹp")),
+        ],
+        ctx,
+    )
+    store.write_batch(stored_batch(result))
+    wanted = [p.post_id for p in result.posts] + ["0" * 32]
+    found = store.posts_by_id(wanted)
+    assert set(found) == {p.post_id for p in result.posts}
+    assert found[result.posts[0].post_id].text == result.posts[0].text
+    assert store.posts_by_id([]) == {}

@@ -1,0 +1,447 @@
+"""The review UI: server-rendered pages (Vietnamese first), sessions and CSRF.
+
+Every page checks the user's role. Every state-changing form carries the session's CSRF token
+(the login form, before any session, a double-submit cookie). Session cookies are HttpOnly,
+SameSite=Strict and Secure. Logins, failed logins and decisions go to the audit log. Post text
+is rendered by Jinja with autoescaping on: markup in a post is shown, never run.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+
+from alerting.accounts import AccountStore, LoginRateLimited, LoginRefused, Permission, Session
+from alerting.accounts.roles import allows
+from alerting.exceptions import AlertNotFound, DecisionConflict
+from alerting.store import AlertQuery, AlertStore
+from alerting.views import LOCAL_TZ
+from alerting.web.highlight import segments
+from alerting.web.i18n import LANGUAGES, translate
+from schemas import (
+    AlertStatus,
+    AnalystDecision,
+    AuditAction,
+    DecisionAction,
+    Label,
+    Platform,
+    Severity,
+    utc_now,
+)
+
+__all__ = ["SESSION_COOKIE", "mount_review_ui"]
+
+SESSION_COOKIE = "canhbao_session"
+LOGIN_CSRF_COOKIE = "canhbao_login_csrf"
+LANG_COOKIE = "canhbao_lang"
+_PAGE_SIZE = 50
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+class _Forbidden(Exception):
+    pass
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/queue"
+
+
+def _enum_or_none(enum: type[Any], raw: str | None) -> Any:
+    try:
+        return enum(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def mount_review_ui(
+    app: FastAPI,
+    store: AlertStore,
+    accounts: AccountStore,
+    destinations: Sequence[str],
+    *,
+    secure_cookies: bool = True,
+) -> None:
+    env = Environment(
+        loader=PackageLoader("alerting.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["local"] = _local
+    router = APIRouter()
+    app.mount(
+        "/static", StaticFiles(directory=str(files("alerting.web") / "static")), name="static"
+    )
+
+    def lang_of(request: Request) -> str:
+        lang = request.cookies.get(LANG_COOKIE, "vi")
+        return lang if lang in LANGUAGES else "vi"
+
+    def render(
+        request: Request,
+        template: str,
+        session: Session | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        lang = lang_of(request)
+
+        def t(key: str, **values: object) -> str:
+            return translate(lang, key, **values)
+
+        body = env.get_template(template).render(
+            t=t,
+            lang=lang,
+            user=session.user if session else None,
+            csrf=session.csrf_token if session else "",
+            can=lambda p: session is not None and allows(session.user.role, Permission(p)),
+            path=request.url.path,
+            **context,
+        )
+        return HTMLResponse(body, status_code=status_code)
+
+    def current(request: Request, permission: Permission) -> Session:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = accounts.session(token) if token else None
+        if session is None:
+            raise _LoginRequired
+        if not allows(session.user.role, permission):
+            raise _Forbidden
+        return session
+
+    async def checked_form(request: Request, session: Session) -> dict[str, Any]:
+        form = await request.form()
+        offered = str(form.get("csrf_token", ""))
+        if not hmac.compare_digest(offered.encode(), session.csrf_token.encode()):
+            raise _Forbidden
+        return {k: form.getlist(k) if k == "destinations" else form.get(k) for k in form}
+
+    @app.exception_handler(_LoginRequired)
+    def _to_login(request: Request, exc: _LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(_Forbidden)
+    def _forbidden(request: Request, exc: _Forbidden) -> Response:
+        return render(request, "error.html", None, 403, message_key="error.forbidden")
+
+    # -- login -----------------------------------------------------------------------------
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str | None = None) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = render(request, "login.html", None, login_csrf=token, next=_safe_next(next))
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+            max_age=3600,
+        )
+        return response
+
+    @router.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        offered = str(form.get("csrf_token", ""))
+        if not cookie or not hmac.compare_digest(cookie.encode(), offered.encode()):
+            return render(request, "error.html", None, 403, message_key="error.csrf")
+        username = str(form.get("username", "")).strip()[:100]
+        password = str(form.get("password", ""))
+        client = request.client.host if request.client else "unknown"
+        next_path = _safe_next(str(form.get("next", "")))
+        try:
+            user = accounts.authenticate(username, password, client)
+        except (LoginRefused, LoginRateLimited) as exc:
+            store.record_audit(
+                f"login:{username or '?'}",
+                AuditAction.USER_LOGIN_FAILED,
+                f"user:{username or '?'}",
+                None,
+                {"client": client, "rate_limited": isinstance(exc, LoginRateLimited)},
+            )
+            error = (
+                translate(lang_of(request), "login.limited", seconds=exc.retry_after_s)
+                if isinstance(exc, LoginRateLimited)
+                else translate(lang_of(request), "login.refused")
+            )
+            status = 429 if isinstance(exc, LoginRateLimited) else 401
+            return render(
+                request,
+                "login.html",
+                None,
+                status,
+                error=error,
+                login_csrf=offered,
+                next=next_path,
+                username=username,
+            )
+        token, _ = accounts.open_session(user)
+        store.record_audit(
+            user.username,
+            AuditAction.USER_LOGIN,
+            f"user:{user.username}",
+            None,
+            {"client": client, "role": user.role.value},
+        )
+        response = RedirectResponse(next_path, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE, token, httponly=True, samesite="strict", secure=secure_cookies
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        session = accounts.session(token) if token else None
+        if session is not None and token is not None:
+            await checked_form(request, session)
+            accounts.close_session(token)
+            store.record_audit(
+                session.user.username, AuditAction.USER_LOGOUT, f"user:{session.user.username}"
+            )
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @router.get("/lang/{code}")
+    def set_language(request: Request, code: str, next: str | None = None) -> Response:
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        if code in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, code, samesite="lax", max_age=365 * 86400)
+        return response
+
+    # -- queue -----------------------------------------------------------------------------
+
+    @router.get("/")
+    def home() -> Response:
+        return RedirectResponse("/queue", status_code=303)
+
+    @router.get("/queue", response_class=HTMLResponse)
+    def queue(
+        request: Request,
+        status: str | None = None,
+        label: str | None = None,
+        severity: str | None = None,
+        platform: str | None = None,
+        cursor: str | None = None,
+    ) -> Response:
+        session = current(request, Permission.VIEW_QUEUE)
+        chosen_status = (
+            (_enum_or_none(AlertStatus, status) if status != "all" else None)
+            if status
+            else AlertStatus.PENDING
+        )
+        query = AlertQuery(
+            status=chosen_status,
+            label=_enum_or_none(Label, label),
+            severity=_enum_or_none(Severity, severity),
+            platform=_enum_or_none(Platform, platform),
+            limit=_PAGE_SIZE,
+            cursor=cursor or None,
+        )
+        page = store.list_alerts(query)
+        posts = store.posts_by_id([a.post_id for a in page.alerts])
+        filters = {
+            "status": status or AlertStatus.PENDING.value,
+            "label": label or "",
+            "severity": severity or "",
+            "platform": platform or "",
+        }
+        next_url = (
+            "/queue?"
+            + urlencode({**{k: v for k, v in filters.items() if v}, "cursor": page.next_cursor})
+            if page.next_cursor
+            else None
+        )
+        return render(
+            request,
+            "queue.html",
+            session,
+            alerts=page.alerts,
+            posts=posts,
+            filters=filters,
+            next_url=next_url,
+            first_page=cursor is None,
+            labels=list(Label),
+            severities=list(Severity),
+            platforms=list(Platform),
+            statuses=list(AlertStatus),
+        )
+
+    # -- detail and decisions --------------------------------------------------------------
+
+    def detail_page(
+        request: Request, session: Session, alert_id: str, status_code: int = 200, **extra: Any
+    ) -> Response:
+        try:
+            detail = store.get_alert(alert_id)
+        except AlertNotFound:
+            return render(request, "error.html", session, 404, message_key="error.not_found")
+        classification = detail.classification
+        evidence = classification.evidence if classification else []
+        post = detail.post
+        return render(
+            request,
+            "detail.html",
+            session,
+            status_code,
+            detail=detail,
+            alert=detail.alert,
+            post=post,
+            title_segments=segments(post.title or "", []) if post.title else [],
+            text_segments=segments(post.text, evidence),
+            evidence=evidence,
+            classification=classification,
+            history=store.audit_log(target=alert_id, limit=200),
+            labels=list(Label),
+            destinations=list(destinations),
+            decidable=detail.alert.status in (AlertStatus.PENDING, AlertStatus.ESCALATED),
+            supervisor_only=detail.alert.status is AlertStatus.ESCALATED
+            and not allows(session.user.role, Permission.DECIDE_ESCALATED),
+            **extra,
+        )
+
+    @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+    def alert_detail(request: Request, alert_id: str) -> Response:
+        session = current(request, Permission.VIEW_QUEUE)
+        return detail_page(request, session, alert_id, done=request.query_params.get("done"))
+
+    @router.post("/alerts/{alert_id}/decision", response_class=HTMLResponse)
+    async def decide(request: Request, alert_id: str) -> Response:
+        session = current(request, Permission.DECIDE)
+        form = await checked_form(request, session)
+        lang = lang_of(request)
+        errors: dict[str, str] = {}
+        action = _enum_or_none(DecisionAction, form.get("action"))
+        if action is None:
+            errors["action"] = translate(lang, "action.title")
+        chosen = [d for d in form.get("destinations", []) if d in destinations]
+        # Checked here as well as by the contract, so that every field's message shows at once.
+        if action is DecisionAction.CONFIRM and not _enum_or_none(Label, form.get("category")):
+            errors["category"] = translate(lang, "error.category")
+        if action is not DecisionAction.CONFIRM and chosen:
+            errors["destinations"] = translate(lang, "error.destinations")
+        if len(str(form.get("reason") or "").strip()) < 3:
+            errors["reason"] = translate(lang, "error.reason")
+        try:
+            alert = store.get_alert(alert_id).alert
+        except AlertNotFound:
+            return render(request, "error.html", session, 404, message_key="error.not_found")
+        if alert.status is AlertStatus.ESCALATED and not allows(
+            session.user.role, Permission.DECIDE_ESCALATED
+        ):
+            raise _Forbidden
+        decision = None
+        if not errors:
+            try:
+                decision = AnalystDecision(
+                    alert_id=alert_id,
+                    action=action,
+                    analyst=session.user.username,
+                    reason=str(form.get("reason") or "").strip(),
+                    category=_enum_or_none(Label, form.get("category")),
+                    destinations=chosen,
+                    fact_check_url=str(form.get("fact_check_url") or "").strip() or None,
+                    decided_at=utc_now(),
+                )
+            except ValidationError as exc:
+                errors = _decision_errors(exc, lang)
+        if errors or decision is None:
+            return detail_page(request, session, alert_id, 422, errors=errors, form=form)
+        expected = str(form.get("expected_version") or "")
+        try:
+            store.decide(decision, expected_version=int(expected) if expected.isdigit() else None)
+        except DecisionConflict as exc:
+            conflict = translate(lang, "action.conflict", detail=str(exc))
+            return detail_page(request, session, alert_id, 409, conflict=conflict)
+        return RedirectResponse(f"/alerts/{alert_id}?done={action.value}", status_code=303)
+
+    # -- audit -----------------------------------------------------------------------------
+
+    @router.get("/audit", response_class=HTMLResponse)
+    def audit(request: Request, target: str | None = None, after: int = 0) -> Response:
+        session = current(request, Permission.VIEW_AUDIT)
+        events = store.audit_log(target=target or None, after_seq=max(0, after), limit=200)
+        return render(request, "audit.html", session, events=events, target=target or "")
+
+    @router.get("/audit.csv")
+    def audit_csv(request: Request, target: str | None = None) -> Response:
+        session = current(request, Permission.EXPORT_AUDIT)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            ["seq", "at", "at_local", "actor", "action", "target", "reason", "details", "hash"]
+        )
+        after = 0
+        while True:
+            events = store.audit_log(target=target or None, after_seq=after, limit=1000)
+            for e in events:
+                writer.writerow(
+                    [
+                        e.seq,
+                        e.at.isoformat(),
+                        _local(e.at),
+                        e.actor,
+                        e.action.value,
+                        e.target,
+                        e.reason or "",
+                        e.details,
+                        e.hash,
+                    ]
+                )
+            if len(events) < 1000:
+                break
+            after = events[-1].seq
+        store.record_audit(
+            session.user.username, AuditAction.AUDIT_EXPORTED, f"audit:{target or 'all'}"
+        )
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
+
+    app.include_router(router)
+
+
+def _decision_errors(exc: ValidationError, lang: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"])
+        if field == "reason":
+            errors["reason"] = translate(lang, "error.reason")
+        elif field == "fact_check_url":
+            errors["fact_check_url"] = translate(lang, "error.fact_check")
+        elif "category" in message:
+            errors["category"] = translate(lang, "error.category")
+        elif "destinations" in message:
+            errors["destinations"] = translate(lang, "error.destinations")
+        else:
+            errors.setdefault("action", message)
+    return errors

@@ -1,0 +1,112 @@
+"""`canhbao users …`: local accounts of the review UI. Every change is audited."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from canhbao._cli_common import fail, load_settings
+from schemas.exceptions import CanhbaoError
+
+__all__ = ["users_app"]
+
+users_app = typer.Typer(no_args_is_help=True, help="Review UI accounts (audited).")
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Mật khẩu / password: ")
+    if first != getpass.getpass("Nhập lại / again: "):
+        raise typer.BadParameter("the passwords differ")
+    return first
+
+
+@users_app.command("add")
+def add(
+    username: str,
+    role: Annotated[str, typer.Option(help="analyst | supervisor | admin | official")] = "analyst",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
+) -> None:
+    """Add an account (the password is asked for, never passed as an argument)."""
+    from alerting.accounts import Role
+    from canhbao.wiring import open_accounts, open_store
+    from schemas import AuditAction
+
+    settings = load_settings()
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+    try:
+        accounts, store = open_accounts(settings), open_store(settings)
+        user = accounts.add_user(username, _password(password_stdin), chosen)
+        store.record_audit(
+            _actor(),
+            AuditAction.USER_ADDED,
+            f"user:{user.username}",
+            None,
+            {"role": user.role.value},
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"added {user.username} ({user.role.value})")
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """List accounts and their roles."""
+    from canhbao.wiring import open_accounts
+
+    for user in open_accounts(load_settings()).users():
+        typer.echo(f"{user.username}\t{user.role.value}\t{'active' if user.active else 'inactive'}")
+
+
+@users_app.command("set-role")
+def set_role(username: str, role: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Change an account's role (its sessions end)."""
+    from alerting.accounts import Role
+    from canhbao.wiring import open_accounts, open_store
+    from schemas import AuditAction
+
+    settings = load_settings()
+    try:
+        before, after = open_accounts(settings).set_role(username, Role(role))
+        open_store(settings).record_audit(
+            _actor(),
+            AuditAction.USER_ROLE_CHANGED,
+            f"user:{username}",
+            reason or None,
+            {"from": before.value, "to": after.value},
+        )
+    except (CanhbaoError, ValueError) as exc:
+        raise fail(exc) from exc
+    typer.echo(f"{username}: {before.value} → {after.value}")
+
+
+@users_app.command("deactivate")
+def deactivate(username: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Disable an account (kept for the audit trail; its sessions end)."""
+    from canhbao.wiring import open_accounts, open_store
+    from schemas import AuditAction
+
+    settings = load_settings()
+    try:
+        open_accounts(settings).set_active(username, False)
+        open_store(settings).record_audit(
+            _actor(), AuditAction.USER_DEACTIVATED, f"user:{username}", reason or None
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"{username}: deactivated")

@@ -1,0 +1,141 @@
+"""The review UI in a real browser: Debian's headless Chromium driven by Playwright, against a
+real uvicorn server on 127.0.0.1. Screenshots of the pages go to artefacts/browser/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+
+from alerting.accounts import AccountStore, Role
+from alerting.api import create_app
+from alerting.store import SQLiteStore, StoredBatch
+from alerting.web import mount_review_ui
+from schemas import AlertStatus, AuditAction
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PASSWORD = "mat-khau-du-dai-123"
+ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _chromium_or_skip() -> str:
+    if os.path.exists(CHROMIUM):
+        return CHROMIUM
+    message = "Debian's chromium is not installed (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStore, list[str]]]:
+    store = SQLiteStore(tmp_path / "store.db")
+    result = process_batch(
+        [
+            InboundRecord("b:1", line(external_id="1", text="bọn bắc kỳ cút hết về quê đi")),
+            InboundRecord("b:2", line(external_id="2", text="lũ tàu khựa đáng chết hết")),
+            InboundRecord(
+                "b:3", line(external_id="3", text="ngu vãi cả chưởng, câm mồm đi đồ ngu")
+            ),
+        ],
+        ctx,
+    )
+    store.write_batch(StoredBatch(result.posts, (), result.classifications, result.alerts))
+    accounts = AccountStore(
+        tmp_path / "accounts.db", hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    accounts.add_user("lan", PASSWORD, Role.ANALYST)
+    app = create_app(store, tokens={}, destinations=("cong_an", "so_tttt"))
+    mount_review_ui(app, store, accounts, ("cong_an", "so_tttt"), secure_cookies=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the review service did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", store, [a.alert_id for a in result.alerts]
+    server.should_exit = True
+    thread.join(timeout=10)
+    store.close()
+
+
+def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
+    site: tuple[str, SQLiteStore, list[str]],
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, store, alert_ids = site
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium_or_skip(), headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+        page.goto(f"{base}/queue")
+        expect(page).to_have_url(re.compile(r"/login\?next=/queue"))
+        page.get_by_label("Tên đăng nhập").fill("lan")
+        page.get_by_label("Mật khẩu").fill(PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        expect(page.get_by_role("heading", name="Cảnh báo chờ xem xét")).to_be_visible()
+        assert len(page.locator("table.queue tbody tr").all()) == 3
+
+        page.get_by_label("Nhãn").select_option("hate")
+        page.get_by_role("button", name="Lọc").click()
+        expect(page).to_have_url(re.compile(r"label=hate"))
+        hate_rows = page.locator("table.queue tbody tr")
+        assert hate_rows.count() >= 1
+        page.screenshot(path=str(ARTEFACTS / "queue.png"), full_page=True)
+
+        page.keyboard.press("j")  # keyboard: select the first row, open it
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name=re.compile("Chi tiết cảnh báo"))).to_be_visible()
+        first_id = page.url.rsplit("/", 1)[-1]
+        page.screenshot(path=str(ARTEFACTS / "detail.png"), full_page=True)
+
+        page.keyboard.press("c")  # shortcut: pick "confirm", focus the reason
+        page.get_by_label("Loại vi phạm").select_option("hate")
+        page.get_by_label("Công an").check()
+        page.get_by_label("Lý do / ghi chú").fill("Kích động thù ghét vùng miền")
+        page.get_by_role("button", name="Ghi nhận quyết định").click()
+        expect(page.get_by_role("status")).to_contain_text("Đã ghi nhận: Xác nhận")
+        expect(page.locator("#alert-status")).to_have_text("Đã xác nhận")
+
+        other = next(a for a in alert_ids if a != first_id)
+        page.goto(f"{base}/alerts/{other}")
+        page.get_by_label("Bác bỏ").check()
+        page.get_by_label("Lý do / ghi chú").fill("Không đủ căn cứ")
+        page.get_by_role("button", name="Ghi nhận quyết định").click()
+        expect(page.locator("#alert-status")).to_have_text("Đã bác bỏ")
+
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        session = cookies["canhbao_session"]
+        assert session["httpOnly"]
+        assert session["secure"]
+        assert session["sameSite"] == "Strict"
+        browser.close()
+
+    confirmed = store.get_alert(first_id)
+    assert confirmed.alert.status is AlertStatus.CONFIRMED
+    assert confirmed.decisions[0].destinations == ["cong_an"]
+    dismissed = store.get_alert(other)
+    assert dismissed.alert.status is AlertStatus.DISMISSED
+    assert dismissed.decisions[0].destinations == []
+    actions = {(e.target, e.action) for e in store.audit_log(limit=1000)}
+    assert (first_id, AuditAction.ALERT_CONFIRMED) in actions
+    assert (other, AuditAction.ALERT_DISMISSED) in actions
+    assert ("user:lan", AuditAction.USER_LOGIN) in actions
