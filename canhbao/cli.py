@@ -19,6 +19,7 @@ from canhbao._cli_common import (
     progress_line,
     require_extra,
 )
+from canhbao.cli_deliver import deliver
 from canhbao.cli_ingest import collect, import_posts, intake
 from canhbao.cli_users import users_app
 from canhbao.settings import Settings
@@ -37,6 +38,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.command()(collect)
+app.command()(deliver)
 app.command("import")(import_posts)
 app.command()(intake)
 

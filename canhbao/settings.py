@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         None, description="JSON file of bearer token → analyst name (a mounted secret)"
     )
     destinations: tuple[str, ...] = ("cong_an", "so_tttt")
+    routing_file: Path | None = Field(
+        None, description="routing.yaml for delivery; default: the bundled one (Kafka topics)"
+    )
+    review_base_url: str | None = Field(
+        None, description="public URL of the review UI, for links in deliveries"
+    )
     review_cookie_secure: bool = Field(
         True, description="Secure session cookies (keep on; browsers accept them on localhost)"
     )
@@ -84,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def baseline_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models" / "baseline"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.db"
 
     @property
     def collector_db_path(self) -> Path:

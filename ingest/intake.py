@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ingest.delivery import PostSink
-from ingest.signing import PARTNER_HEADER, SIGNATURE_HEADER, ReplayGuard, SignatureError, verify
 from schemas import RawPost
 from schemas.exceptions import CanhbaoError
+from schemas.signing import PARTNER_HEADER, SIGNATURE_HEADER, ReplayGuard, SignatureError, verify
 from stream_jobs.exceptions import RejectedRecord
 from stream_jobs.parse import ParseLimits, parse_record
 

@@ -14,6 +14,7 @@ from schemas.alerts import (
 from schemas.audit import GENESIS_HASH, AuditAction, AuditEvent, chain_hash
 from schemas.classification import Classification, Evidence, EvidenceKind, Label, SkipReason
 from schemas.deadletter import DeadLetter, RejectReason
+from schemas.delivery import DeliveryMessage, delivery_id_for
 from schemas.exceptions import CanhbaoError
 from schemas.export import CONTRACTS, export_json_schemas
 from schemas.identity import AUTHOR_REF_PATTERN, post_id_for, pseudonymise_handle
@@ -44,6 +45,7 @@ __all__ = [
     "Contract",
     "DeadLetter",
     "DecisionAction",
+    "DeliveryMessage",
     "Destination",
     "DuplicateKind",
     "Engagement",
@@ -59,6 +61,7 @@ __all__ = [
     "SkipReason",
     "UtcDatetime",
     "chain_hash",
+    "delivery_id_for",
     "export_json_schemas",
     "post_id_for",
     "pseudonymise_handle",

@@ -28,6 +28,9 @@ class AuditAction(StrEnum):
     USER_ROLE_CHANGED = "user.role_changed"
     USER_DEACTIVATED = "user.deactivated"
     AUDIT_EXPORTED = "audit.exported"
+    DELIVERY_SENT = "delivery.sent"
+    DELIVERY_FAILED = "delivery.failed"
+    DELIVERY_WITHHELD = "delivery.withheld"  # suppressed repeat, flood-held or not routed
 
 
 class AuditEvent(Contract):

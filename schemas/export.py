@@ -10,6 +10,7 @@ from schemas.alerts import Alert, AnalystDecision
 from schemas.audit import AuditEvent
 from schemas.classification import Classification
 from schemas.deadletter import DeadLetter
+from schemas.delivery import DeliveryMessage
 from schemas.posts import ClassifiedPost, NormalizedPost, RawPost
 
 __all__ = ["CONTRACTS", "export_json_schemas"]
@@ -23,6 +24,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     "analyst_decision": AnalystDecision,
     "audit_event": AuditEvent,
     "dead_letter": DeadLetter,
+    "delivery_message": DeliveryMessage,
 }
 
 

@@ -23,7 +23,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from alerting.accounts.roles import Role
-from alerting.exceptions import AlertingError, StoreError
+from alerting.exceptions import AlertingError
+from alerting.sqlite_files import open_local_db
 
 __all__ = [
     "AccountError",
@@ -108,13 +109,7 @@ class AccountStore:
         clock: Callable[[], float] = time.time,
         hasher: PasswordHasher | None = None,
     ) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the account store {path}: {exc}") from exc
+        self._db = open_local_db(path, _SCHEMA, "account store")
         self._lock = threading.Lock()
         self._idle, self._max = idle_s, max_s
         self._max_failures, self._window = max_failures, window_s

@@ -18,9 +18,12 @@ from argon2 import PasswordHasher
 
 from alerting.accounts import AccountStore, Role
 from alerting.api import create_app
+from alerting.delivery import Deliverer, Outbox, RoutingConfig, WebhookSender
+from alerting.delivery.config import WebhookChannel
 from alerting.store import SQLiteStore, StoredBatch
 from alerting.web import mount_review_ui
-from schemas import AlertStatus, AuditAction
+from ingest.fixture_server import Reply, serve_fixtures
+from schemas import AlertStatus, AuditAction, DeliveryMessage
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
 
@@ -77,7 +80,7 @@ def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStor
 
 
 def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
-    site: tuple[str, SQLiteStore, list[str]],
+    site: tuple[str, SQLiteStore, list[str]], tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -129,6 +132,28 @@ def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
         assert session["sameSite"] == "Strict"
         browser.close()
 
+    # The deliverer sends what the analyst confirmed — and only that — to the destination.
+    with serve_fixtures() as receiver:
+        receiver.route("/hook", Reply(status=204))
+        os.environ["CANHBAO_TEST_HOOK_SECRET"] = "browser-test-secret-0123"
+        try:
+            spec = WebhookChannel(
+                type="webhook", url=receiver.url("/hook"), secret="env:CANHBAO_TEST_HOOK_SECRET"
+            )
+            config = RoutingConfig.model_validate(
+                {
+                    "destinations": {"cong_an": {"channels": [spec.model_dump()]}},
+                    "rules": [{"destinations": ["cong_an"]}],
+                }
+            )
+            report = Deliverer(
+                store, Outbox(tmp_path / "outbox.db"), config, {"cong_an": [WebhookSender(spec)]}
+            ).run_once()
+        finally:
+            del os.environ["CANHBAO_TEST_HOOK_SECRET"]
+        delivered = [DeliveryMessage.model_validate_json(h.body) for h in receiver.hits("/hook")]
+    assert report.sent == 1
+    assert [m.alert_ids for m in delivered] == [[first_id]]
     confirmed = store.get_alert(first_id)
     assert confirmed.alert.status is AlertStatus.CONFIRMED
     assert confirmed.decisions[0].destinations == ["cong_an"]
@@ -139,3 +164,5 @@ def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
     assert (first_id, AuditAction.ALERT_CONFIRMED) in actions
     assert (other, AuditAction.ALERT_DISMISSED) in actions
     assert ("user:lan", AuditAction.USER_LOGIN) in actions
+    assert (first_id, AuditAction.DELIVERY_SENT) in actions
+    assert (other, AuditAction.DELIVERY_SENT) not in actions

@@ -189,7 +189,7 @@ def test_intake_server_signed_post_reaches_kafka(
 
     import httpx
 
-    from ingest.signing import PARTNER_HEADER, SIGNATURE_HEADER, sign
+    from schemas.signing import PARTNER_HEADER, SIGNATURE_HEADER, sign
     from stream_jobs.backends.kafka import ensure_topics
 
     topology = Topology(prefix=unique, partitions=1, destinations=())

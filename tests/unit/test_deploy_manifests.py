@@ -28,8 +28,17 @@ def _commands() -> set[str]:
 def test_compose_has_every_service_with_health_checks() -> None:
     services = COMPOSE["services"]
     assert {"kafka", "opensearch", "elasticsearch", "topics", "worker", "review", "collector",
-            "intake"} <= set(services)  # fmt: skip
-    for name in ("kafka", "opensearch", "elasticsearch", "worker", "review", "collector", "intake"):
+            "intake", "deliverer"} <= set(services)  # fmt: skip
+    for name in (
+        "kafka",
+        "opensearch",
+        "elasticsearch",
+        "worker",
+        "review",
+        "collector",
+        "intake",
+        "deliverer",
+    ):
         assert "healthcheck" in services[name], name
     assert services["elasticsearch"]["profiles"] == ["elasticsearch"]
     assert services["worker"]["depends_on"]["topics"]["condition"] == (
@@ -65,11 +74,13 @@ def test_compose_and_k8s_only_set_real_settings_and_commands() -> None:
 def test_k8s_workloads_have_resources_and_probes() -> None:
     deployments = [d for d in K8S if d["kind"] == "Deployment"]
     assert {d["metadata"]["name"] for d in deployments} == {
-        "canhbao-worker", "canhbao-review", "canhbao-collector", "canhbao-intake"
+        "canhbao-worker", "canhbao-review", "canhbao-collector", "canhbao-intake",
+        "canhbao-deliverer",
     }  # fmt: skip
-    [collector] = [d for d in deployments if d["metadata"]["name"] == "canhbao-collector"]
-    assert collector["spec"]["replicas"] == 1  # one checkpoint file, one writer
-    assert collector["spec"]["strategy"]["type"] == "Recreate"
+    for name in ("canhbao-collector", "canhbao-deliverer"):  # one state file, one writer
+        [single] = [d for d in deployments if d["metadata"]["name"] == name]
+        assert single["spec"]["replicas"] == 1
+        assert single["spec"]["strategy"]["type"] == "Recreate"
     for deployment in deployments:
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             resources = container["resources"]

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from ingest.fileimport import read_csv, read_posts_file
 from ingest.intake import create_intake_app
-from ingest.signing import PARTNER_HEADER, SIGNATURE_HEADER, sign
 from schemas import RawPost, pseudonymise_handle
+from schemas.signing import PARTNER_HEADER, SIGNATURE_HEADER, sign
 from stream_jobs.exceptions import BusError, RejectedRecord
 from stream_jobs.parse import ParseLimits, parse_record
 

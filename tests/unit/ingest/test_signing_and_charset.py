@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.charset import declared_charset, decode_body
-from ingest.signing import ReplayGuard, SignatureError, sign, verify
+from schemas.signing import ReplayGuard, SignatureError, sign, verify
 
 SECRET = b"partner-secret-0123456789"
 

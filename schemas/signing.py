@@ -1,5 +1,6 @@
-"""Signed partner requests: `X-Canhbao-Signature: t=<unix seconds>,v1=<hex>`, where v1 is
-HMAC-SHA-256 over `"<t>." + body` under the partner's secret (the scheme payment webhooks use).
+"""Signed HTTP messages, both ways: partners signing posts to our intake, and us signing webhook
+deliveries to the agencies. Header `X-Canhbao-Signature: t=<unix seconds>,v1=<hex>`, where v1 is
+HMAC-SHA-256 over `"<t>." + body` under the shared secret (the scheme payment webhooks use).
 
 Replay protection is twofold: the timestamp must be within `tolerance_s` of our clock, and a
 signature is accepted once (`ReplayGuard` remembers them for twice the tolerance).
