@@ -110,11 +110,14 @@ def create_app(
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: str | None = None,
+        q: Annotated[
+            str | None, Query(max_length=200, description="words, accents optional")
+        ] = None,
     ) -> dict[str, Any]:
         for name, moment in (("since", since), ("until", until)):
             if moment is not None and moment.tzinfo is None:
                 raise HTTPException(422, f"{name} needs a timezone, e.g. 2026-11-29T08:00+07:00")
-        query = AlertQuery(status_, label, severity, platform, since, until, limit, cursor)
+        query = AlertQuery(status_, label, severity, platform, since, until, limit, cursor, q)
         try:
             page = store.list_alerts(query)
         except StoreError as exc:

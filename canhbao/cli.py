@@ -20,6 +20,7 @@ from canhbao._cli_common import (
     require_extra,
 )
 from canhbao.cli_deliver import deliver
+from canhbao.cli_digest import digest
 from canhbao.cli_ingest import collect, import_posts, intake
 from canhbao.cli_users import users_app
 from canhbao.settings import Settings
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.command()(collect)
 app.command()(deliver)
+app.command()(digest)
 app.command("import")(import_posts)
 app.command()(intake)
 
@@ -75,7 +77,13 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
         registry=registry,  # type: ignore[arg-type]
     )
     mount_review_ui(
-        api, store, accounts, settings.destinations, secure_cookies=settings.review_cookie_secure
+        api,
+        store,
+        accounts,
+        settings.destinations,
+        secure_cookies=settings.review_cookie_secure,
+        claim_minutes=settings.review_claim_minutes,
+        digests_dir=settings.digests_dir,
     )
     if not accounts.users():
         typer.echo(
@@ -315,6 +323,26 @@ def bench_collect_cmd(
 
     load_settings()
     result = bench_collect(hosts, sources_per_host, articles, slow_delay, extract_workers)
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
+
+
+@bench_app.command("review")
+def bench_review_cmd(
+    alerts: Annotated[int, typer.Option(min=100)] = 100_000,
+    backend: Annotated[str, typer.Option(help="sqlite | opensearch")] = "sqlite",
+    requests: Annotated[int, typer.Option(min=10)] = 200,
+) -> None:
+    """Queue page and word search of the review UI, with ALERTS alerts in the store."""
+    if backend not in ("sqlite", "opensearch"):
+        raise typer.BadParameter("sqlite or opensearch", param_hint="--backend")
+    if backend == "opensearch":
+        require_extra("opensearchpy", "stream")
+    from canhbao.bench_review import bench_review
+
+    try:
+        result = bench_review(load_settings(), alerts, backend, requests)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
 
 

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     review_base_url: str | None = Field(
         None, description="public URL of the review UI, for links in deliveries"
     )
+    review_claim_minutes: float = Field(
+        15.0, gt=0, le=24 * 60, description="how long an analyst's claim on an alert lasts"
+    )
     review_cookie_secure: bool = Field(
         True, description="Secure session cookies (keep on; browsers accept them on localhost)"
     )
@@ -90,6 +93,10 @@ class Settings(BaseSettings):
     @property
     def baseline_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models" / "baseline"
+
+    @property
+    def digests_dir(self) -> Path:
+        return self.data_dir / "digests"
 
     @property
     def outbox_path(self) -> Path:

@@ -68,6 +68,10 @@ class Alert(Contract):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int = Field(default=1, ge=1, description="bumped on every change; for concurrency")
+    assignee: str | None = Field(default=None, description="the analyst working on it")
+    claimed_until: UtcDatetime | None = Field(
+        default=None, description="the claim lapses then, and others may take the alert"
+    )
 
 
 class DecisionAction(StrEnum):

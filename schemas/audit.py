@@ -21,6 +21,9 @@ class AuditAction(StrEnum):
     ALERT_CONFIRMED = "alert.confirmed"
     ALERT_DISMISSED = "alert.dismissed"
     ALERT_ESCALATED = "alert.escalated"
+    ALERT_CLAIMED = "alert.claimed"
+    ALERT_ASSIGNED = "alert.assigned"
+    ALERT_RELEASED = "alert.released"
     USER_LOGIN = "user.login"
     USER_LOGIN_FAILED = "user.login_failed"
     USER_LOGOUT = "user.logout"
@@ -30,6 +33,7 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     DELIVERY_SENT = "delivery.sent"
     DELIVERY_FAILED = "delivery.failed"
+    DIGEST_SENT = "digest.sent"
     DELIVERY_WITHHELD = "delivery.withheld"  # suppressed repeat, flood-held or not routed
 
 

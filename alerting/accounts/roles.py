@@ -18,6 +18,7 @@ class Permission(StrEnum):
     VIEW_QUEUE = "view_queue"
     DECIDE = "decide"
     DECIDE_ESCALATED = "decide_escalated"
+    ASSIGN = "assign"  # give an alert to an analyst, over their claims
     VIEW_AUDIT = "view_audit"
     EXPORT_AUDIT = "export_audit"
     MANAGE_USERS = "manage_users"
@@ -27,6 +28,7 @@ class Permission(StrEnum):
 _ANALYST = {Permission.VIEW_QUEUE, Permission.DECIDE, Permission.VIEW_DIGESTS}
 _SUPERVISOR = _ANALYST | {
     Permission.DECIDE_ESCALATED,
+    Permission.ASSIGN,
     Permission.VIEW_AUDIT,
     Permission.EXPORT_AUDIT,
 }

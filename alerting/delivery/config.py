@@ -30,6 +30,7 @@ from schemas import Alert, Label, Platform, Severity
 
 __all__ = [
     "Destination",
+    "DigestMail",
     "EmailChannel",
     "KafkaChannel",
     "RoutingConfig",
@@ -72,6 +73,14 @@ class SmtpServer(_Strict):
 
 class EmailChannel(_Strict):
     type: Literal["email"]
+    to: tuple[str, ...] = Field(min_length=1)
+    sender: str = Field(alias="from")
+    smtp: SmtpServer
+
+
+class DigestMail(_Strict):
+    """Who receives the digests, and through which server."""
+
     to: tuple[str, ...] = Field(min_length=1)
     sender: str = Field(alias="from")
     smtp: SmtpServer
@@ -133,6 +142,7 @@ class RoutingConfig(_Strict):
     suppression: Suppression = Suppression()
     flood: Flood = Flood()
     escalation: Escalation = Escalation()
+    digests: DigestMail | None = None
 
     def permitted(
         self, alert: Alert, platform: Platform | None, category: Label | None

@@ -44,6 +44,9 @@ class AlertQuery:
     until: datetime | None = None
     limit: int = 50
     cursor: str | None = None
+    text: str | None = None  # words that must all appear in the post (accents optional)
+    assignee: str | None = None  # claimed by this analyst (claims may have lapsed)
+    cluster_id: str | None = None  # alerts of one story
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,15 @@ class AlertStore(Protocol):
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100
     ) -> list[AuditEvent]: ...
+
+    def claim(
+        self, alert_id: str, analyst: str, until: datetime, *, assigned_by: str | None = None
+    ) -> Alert:
+        """Take the alert for `analyst` until `until` (one analyst per alert). A live claim by
+        someone else is a `DecisionConflict`, unless a supervisor assigns (`assigned_by`)."""
+
+    def release(self, alert_id: str, analyst: str) -> Alert:
+        """Give the alert back to the queue (its holder, or anyone once the claim lapsed)."""
 
     def record_audit(
         self,

@@ -27,7 +27,13 @@ from opensearchpy.exceptions import ConflictError, OpenSearchException
 
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
 from alerting.store.base import AlertDetail, AlertPage, AlertQuery, DedupSeed, StoredBatch
-from alerting.store.decisions import apply_decision, audit_details, check_decidable
+from alerting.store.decisions import (
+    ClaimChange,
+    ClaimMethods,
+    apply_decision,
+    audit_details,
+    check_decidable,
+)
 from alerting.store.search_schema import INDEX_SETTINGS, MAPPINGS
 from schemas import (
     GENESIS_HASH,
@@ -54,7 +60,7 @@ def _doc(model: Any) -> dict[str, Any]:
     return result
 
 
-class OpenSearchStore:
+class OpenSearchStore(ClaimMethods):
     engine = "OpenSearch"  # for error messages
 
     def __init__(self, client: OpenSearch, prefix: str = "canhbao", refresh: bool = False):
@@ -83,6 +89,13 @@ class OpenSearchStore:
     def ensure_indices(self) -> None:
         for name, index in self.index.items():
             if self._call("index check", self._client.indices.exists, index=index):
+                # Fields added since the index was made (mappings only ever gain fields).
+                self._call(
+                    "mapping update",
+                    self._client.indices.put_mapping,
+                    index=index,
+                    body=MAPPINGS[name],
+                )
                 continue
             body = {"settings": INDEX_SETTINGS, "mappings": MAPPINGS[name]}
             try:
@@ -195,11 +208,18 @@ class OpenSearchStore:
         return created
 
     def _write_alerts(self, batch: StoredBatch) -> int:
-        platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
+        posts = {p.post_id: p for p in batch.posts}
         lines: list[dict[str, Any]] = []
         for alert in batch.alerts:
+            post = posts.get(alert.post_id)
             lines.append({"create": {"_index": self.index["alerts"], "_id": alert.alert_id}})
-            lines.append(self._alert_body(alert, platforms.get(alert.post_id, "other")))
+            lines.append(
+                self._alert_body(
+                    alert,
+                    post.raw.platform.value if post else "other",
+                    text=f"{post.title or ''}\n{post.text}" if post else "",
+                )
+            )
         statuses = [item["status"] for item in self._bulk(lines)]
         created = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 201]
         existing = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 409]
@@ -314,7 +334,9 @@ class OpenSearchStore:
         return missing
 
     @staticmethod
-    def _alert_body(alert: Alert, platform: str, created_audited: bool = False) -> dict[str, Any]:
+    def _alert_body(
+        alert: Alert, platform: str, created_audited: bool = False, text: str = ""
+    ) -> dict[str, Any]:
         return {
             "alert_id": alert.alert_id,
             "post_id": alert.post_id,
@@ -327,6 +349,9 @@ class OpenSearchStore:
             "created_at": alert.created_at.isoformat(),
             "version": alert.version,
             "created_audited": created_audited,
+            "text": text,
+            "assignee": alert.assignee,
+            "claimed_until": alert.claimed_until.isoformat() if alert.claimed_until else None,
             "record": _doc(alert),
         }
 
@@ -366,6 +391,7 @@ class OpenSearchStore:
                     updated,
                     doc["_source"]["platform"],
                     created_audited=doc["_source"].get("created_audited", False),
+                    text=doc["_source"].get("text", ""),
                 ),
                 if_seq_no=doc["_seq_no"],
                 if_primary_term=doc["_primary_term"],
@@ -399,6 +425,10 @@ class OpenSearchStore:
             filters.append({"term": {"severity": query.severity.value}})
         if query.platform is not None:
             filters.append({"term": {"platform": query.platform.value}})
+        if query.assignee is not None:
+            filters.append({"term": {"assignee": query.assignee}})
+        if query.cluster_id is not None:
+            filters.append({"term": {"cluster_id": query.cluster_id}})
         if query.label is not None:
             filters.append({"term": {"labels": query.label.value}})
         window: dict[str, str] = {}
@@ -409,8 +439,12 @@ class OpenSearchStore:
         if window:
             filters.append({"range": {"created_at": window}})
         limit = max(1, min(query.limit, 500))
+        must: list[dict[str, Any]] = []
+        if query.text and query.text.strip():
+            # Every word must match; the analyzer folds accents on both sides.
+            must.append({"match": {"text": {"query": query.text, "operator": "and"}}})
         body: dict[str, Any] = {
-            "query": {"bool": {"filter": filters}},
+            "query": {"bool": {"filter": filters, "must": must}},
             "sort": [{"severity_rank": "desc"}, {"created_at": "desc"}, {"alert_id": "desc"}],
             "size": limit + 1,
         }
@@ -477,6 +511,46 @@ class OpenSearchStore:
             ],
         )
 
+    def _set_claim(
+        self,
+        alert_id: str,
+        change: ClaimChange,
+    ) -> Alert:
+        doc = self._get("alerts", alert_id)
+        if doc is None:
+            raise AlertNotFound(alert_id)
+        alert = Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
+        now = utc_now()
+        updated, action, actor, details = change(alert, now)
+        source = doc["_source"]
+        try:
+            self._call(
+                "alert claim",
+                self._client.index,
+                index=self.index["alerts"],
+                id=alert_id,
+                body=self._alert_body(
+                    updated,
+                    source["platform"],
+                    created_audited=source.get("created_audited", False),
+                    text=source.get("text", ""),
+                ),
+                if_seq_no=doc["_seq_no"],
+                if_primary_term=doc["_primary_term"],
+                refresh=self._refresh,
+            )
+        except ConflictError:
+            raise DecisionConflict(f"{alert_id} changed meanwhile; load it again") from None
+        self._append_audit(
+            actor=actor,
+            action=action,
+            target=alert_id,
+            reason=None,
+            details=details,
+            at=now.isoformat(),
+        )
+        return updated
+
     def record_audit(
         self,
         actor: str,
@@ -486,9 +560,13 @@ class OpenSearchStore:
         details: dict[str, Any] | None = None,
     ) -> None:
         self._append_audit(
-            actor=actor, action=action, target=target, reason=reason, details=details or {},
+            actor=actor,
+            action=action,
+            target=target,
+            reason=reason,
+            details=details or {},
             at=utc_now().isoformat(),
-        )  # fmt: skip
+        )
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

@@ -69,6 +69,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "created_at": _DATE,
             "version": {"type": "integer"},
             "created_audited": {"type": "boolean"},
+            "text": _TEXT,  # the post's title and text, so the queue can search by words
+            "assignee": _KEYWORD,
+            "claimed_until": _DATE,
             "record": _STORED_ONLY,
         },
     },

@@ -24,7 +24,14 @@ from alerting.store.base import (
     DedupSeed,
     StoredBatch,
 )
-from alerting.store.decisions import apply_decision, audit_details, check_decidable
+from alerting.store.decisions import (
+    ClaimChange,
+    ClaimMethods,
+    apply_decision,
+    audit_details,
+    check_decidable,
+)
+from classifiers.text import fold, normalize_text
 from schemas import (
     GENESIS_HASH,
     Alert,
@@ -41,16 +48,41 @@ from schemas import (
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 # Each step takes a store from version N to N + 1; fresh stores get the full schema at once.
 _MIGRATIONS = {
     1: """
         ALTER TABLE dead_letters ADD COLUMN letter_key TEXT;
         UPDATE dead_letters SET letter_key = 'legacy-' || id;
     """,
+    # Full-text search of the queue: index the alerts that existed before it.
+    2: """
+        INSERT INTO alert_text (alert_id, body)
+        SELECT a.alert_id, coalesce(json_extract(p.record, '$.title'), '') || ' '
+               || json_extract(p.record, '$.folded')
+        FROM alerts a JOIN posts p ON p.post_id = a.post_id;
+    """,
+    # Claims: one analyst per alert (columns added below, where missing: `_add_columns`).
+    3: "",
 }
+# Columns that migrations add to tables a fresh store creates with them already.
+_ADDED_COLUMNS = {3: [("alerts", "assignee", "TEXT"), ("alerts", "claimed_until", "TEXT")]}
+
+
+def _add_columns(db: sqlite3.Connection, version: int) -> str:
+    statements = []
+    for table, column, kind in _ADDED_COLUMNS.get(version, []):
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            statements.append(f"ALTER TABLE {table} ADD COLUMN {column} {kind};")
+    return " ".join(statements)
+
+
 # Indexes on columns that migrations add: created once the schema is current.
-_LATE_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (letter_key);"
+_LATE_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (letter_key);
+CREATE INDEX IF NOT EXISTS alerts_assignee ON alerts (assignee);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -86,7 +118,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     cluster_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     version INTEGER NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    assignee TEXT,
+    claimed_until TEXT
 );
 CREATE INDEX IF NOT EXISTS alerts_queue
     ON alerts (severity_rank DESC, created_at DESC, alert_id DESC);
@@ -139,7 +173,19 @@ CREATE TRIGGER IF NOT EXISTS decisions_no_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS decisions_no_delete BEFORE DELETE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decisions are append-only'); END;
+
+-- The post text of each alert, folded (lower case, no diacritics, đ → d), for the queue's
+-- word search: "ha noi" finds "Hà Nội".
+CREATE VIRTUAL TABLE IF NOT EXISTS alert_text USING fts5(
+    alert_id UNINDEXED, body, tokenize = 'unicode61 remove_diacritics 2'
+);
 """
+
+
+def _fts_query(text: str) -> str:
+    """Words → an FTS5 query that needs all of them, each quoted (no operators from users)."""
+    words = fold(normalize_text(text)).split()
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words[:20])
 
 
 def _encode_cursor(rank: int, created_at: str, alert_id: str) -> str:
@@ -155,7 +201,7 @@ def _decode_cursor(cursor: str) -> tuple[int, str, str]:
         raise StoreError(f"invalid cursor: {exc}") from None
 
 
-class SQLiteStore:
+class SQLiteStore(ClaimMethods):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
@@ -173,7 +219,8 @@ class SQLiteStore:
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             while 0 < version < SCHEMA_VERSION:
                 self._db.executescript(
-                    f"BEGIN; {_MIGRATIONS[version]} PRAGMA user_version={version + 1}; COMMIT;"
+                    f"BEGIN; {_MIGRATIONS[version]} {_add_columns(self._db, version)}"
+                    f" PRAGMA user_version={version + 1}; COMMIT;"
                 )
                 version += 1
             if version > SCHEMA_VERSION:
@@ -289,6 +336,7 @@ class SQLiteStore:
                         result.model_dump_json(),
                     ),
                 )
+            posts = {p.post_id: p for p in batch.posts}
             platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
             for alert in batch.alerts:
                 cur.execute(
@@ -310,6 +358,12 @@ class SQLiteStore:
                 if cur.rowcount == 0:
                     continue  # replayed batch: the alert and its audit entry exist already
                 new_alerts += 1
+                flagged = posts.get(alert.post_id)
+                if flagged is not None:
+                    cur.execute(
+                        "INSERT INTO alert_text (alert_id, body) VALUES (?, ?)",
+                        (alert.alert_id, f"{fold(flagged.title or '')} {flagged.folded}"),
+                    )
                 cur.executemany(
                     "INSERT INTO alert_labels (alert_id, label) VALUES (?, ?)",
                     [(alert.alert_id, label.value) for label in alert.labels],
@@ -351,8 +405,8 @@ class SQLiteStore:
             check_decidable(alert, decision, expected_version)
             updated, audit_action = apply_decision(alert, decision)
             cur.execute(
-                "UPDATE alerts SET status = ?, version = ?, record = ?"
-                " WHERE alert_id = ? AND version = ?",
+                "UPDATE alerts SET status = ?, version = ?, record = ?, assignee = NULL,"
+                " claimed_until = NULL WHERE alert_id = ? AND version = ?",
                 (
                     updated.status.value,
                     updated.version,
@@ -412,6 +466,15 @@ class SQLiteStore:
         if query.until is not None:
             where.append("a.created_at < ?")
             params.append(query.until.isoformat())
+        if query.assignee is not None:
+            where.append("a.assignee = ?")
+            params.append(query.assignee)
+        if query.cluster_id is not None:
+            where.append("a.cluster_id = ?")
+            params.append(query.cluster_id)
+        if query.text and (match := _fts_query(query.text)):
+            where.append("a.alert_id IN (SELECT alert_id FROM alert_text WHERE body MATCH ?)")
+            params.append(match)
         if query.cursor:
             where.append("(a.severity_rank, a.created_at, a.alert_id) < (?, ?, ?)")
             params.extend(_decode_cursor(query.cursor))
@@ -468,6 +531,43 @@ class SQLiteStore:
             decisions=decisions,
         )
 
+    def _set_claim(
+        self,
+        alert_id: str,
+        change: ClaimChange,
+    ) -> Alert:
+        with self._write() as cur:
+            row = cur.execute(
+                "SELECT record FROM alerts WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
+            if row is None:
+                raise AlertNotFound(alert_id)
+            alert = Alert.model_validate_json(row[0])
+            now = utc_now()
+            updated, action, actor, details = change(alert, now)
+            cur.execute(
+                "UPDATE alerts SET version = ?, record = ?, assignee = ?, claimed_until = ?"
+                " WHERE alert_id = ? AND version = ?",
+                (
+                    updated.version,
+                    updated.model_dump_json(),
+                    updated.assignee,
+                    updated.claimed_until.isoformat() if updated.claimed_until else None,
+                    alert_id,
+                    alert.version,
+                ),
+            )
+            self._append_audit(
+                cur,
+                actor=actor,
+                action=action,
+                target=alert_id,
+                reason=None,
+                details=details,
+                at=now.isoformat(),
+            )
+        return updated
+
     def record_audit(
         self,
         actor: str,
@@ -478,9 +578,14 @@ class SQLiteStore:
     ) -> None:
         with self._write() as cur:
             self._append_audit(
-                cur, actor=actor, action=action, target=target, reason=reason,
-                details=details or {}, at=utc_now().isoformat(),
-            )  # fmt: skip
+                cur,
+                actor=actor,
+                action=action,
+                target=target,
+                reason=reason,
+                details=details or {},
+                at=utc_now().isoformat(),
+            )
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -28,6 +30,7 @@ from alerting.accounts import AccountStore, LoginRateLimited, LoginRefused, Perm
 from alerting.accounts.roles import allows
 from alerting.exceptions import AlertNotFound, DecisionConflict
 from alerting.store import AlertQuery, AlertStore
+from alerting.store.decisions import holder
 from alerting.views import LOCAL_TZ
 from alerting.web.highlight import segments
 from alerting.web.i18n import LANGUAGES, translate
@@ -48,6 +51,9 @@ SESSION_COOKIE = "canhbao_session"
 LOGIN_CSRF_COOKIE = "canhbao_login_csrf"
 LANG_COOKIE = "canhbao_lang"
 _PAGE_SIZE = 50
+# A digest page is a document: no scripts, no outside requests.
+_DIGEST_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_DIGEST_FILE = re.compile(r"(day|week)-\d{4}-\d{2}-\d{2}\.(html|pdf)")
 
 
 class _LoginRequired(Exception):
@@ -83,6 +89,8 @@ def mount_review_ui(
     destinations: Sequence[str],
     *,
     secure_cookies: bool = True,
+    claim_minutes: float = 15.0,
+    digests_dir: Path | None = None,
 ) -> None:
     env = Environment(
         loader=PackageLoader("alerting.web", "templates"),
@@ -200,6 +208,8 @@ def mount_review_ui(
                 username=username,
             )
         token, _ = accounts.open_session(user)
+        if not allows(user.role, Permission.VIEW_QUEUE):
+            next_path = "/digests"  # officials read digests; the queue is not theirs
         store.record_audit(
             user.username,
             AuditAction.USER_LOGIN,
@@ -248,6 +258,8 @@ def mount_review_ui(
         label: str | None = None,
         severity: str | None = None,
         platform: str | None = None,
+        q: str | None = None,
+        mine: str | None = None,
         cursor: str | None = None,
     ) -> Response:
         session = current(request, Permission.VIEW_QUEUE)
@@ -263,6 +275,8 @@ def mount_review_ui(
             platform=_enum_or_none(Platform, platform),
             limit=_PAGE_SIZE,
             cursor=cursor or None,
+            text=(q or "").strip()[:200] or None,
+            assignee=session.user.username if mine else None,
         )
         page = store.list_alerts(query)
         posts = store.posts_by_id([a.post_id for a in page.alerts])
@@ -271,6 +285,8 @@ def mount_review_ui(
             "label": label or "",
             "severity": severity or "",
             "platform": platform or "",
+            "q": (q or "").strip()[:200],
+            "mine": "1" if mine else "",
         }
         next_url = (
             "/queue?"
@@ -278,10 +294,12 @@ def mount_review_ui(
             if page.next_cursor
             else None
         )
+        now = utc_now()
         return render(
             request,
             "queue.html",
             session,
+            holders={a.alert_id: holder(a, now) for a in page.alerts},
             alerts=page.alerts,
             posts=posts,
             filters=filters,
@@ -305,6 +323,19 @@ def mount_review_ui(
         classification = detail.classification
         evidence = classification.evidence if classification else []
         post = detail.post
+        held_by = holder(detail.alert, utc_now())
+        story = [
+            a
+            for a in store.list_alerts(
+                AlertQuery(cluster_id=detail.alert.cluster_id, limit=100)
+            ).alerts
+            if a.alert_id != alert_id and a.status in (AlertStatus.PENDING, AlertStatus.ESCALATED)
+        ]
+        analysts = (
+            [u.username for u in accounts.users() if u.active and allows(u.role, Permission.DECIDE)]
+            if allows(session.user.role, Permission.ASSIGN)
+            else []
+        )
         return render(
             request,
             "detail.html",
@@ -323,6 +354,10 @@ def mount_review_ui(
             decidable=detail.alert.status in (AlertStatus.PENDING, AlertStatus.ESCALATED),
             supervisor_only=detail.alert.status is AlertStatus.ESCALATED
             and not allows(session.user.role, Permission.DECIDE_ESCALATED),
+            held_by=held_by,
+            story=story,
+            held_by_other=held_by is not None and held_by != session.user.username,
+            analysts=analysts,
             **extra,
         )
 
@@ -379,7 +414,87 @@ def mount_review_ui(
         except DecisionConflict as exc:
             conflict = translate(lang, "action.conflict", detail=str(exc))
             return detail_page(request, session, alert_id, 409, conflict=conflict)
-        return RedirectResponse(f"/alerts/{alert_id}?done={action.value}", status_code=303)
+        skipped = 0
+        if form.get("whole_story"):
+            # The same decision for the story's other open alerts: one record and one audit
+            # entry each; any someone else holds or already decided is left as it is.
+            others = store.list_alerts(AlertQuery(cluster_id=alert.cluster_id, limit=100)).alerts
+            for other in others:
+                if other.alert_id == alert_id or other.status not in (
+                    AlertStatus.PENDING,
+                    AlertStatus.ESCALATED,
+                ):
+                    continue
+                try:
+                    store.decide(
+                        decision.model_copy(update={"alert_id": other.alert_id}),
+                        expected_version=other.version,
+                    )
+                except DecisionConflict:
+                    skipped += 1
+        suffix = f"&skipped={skipped}" if skipped else ""
+        return RedirectResponse(f"/alerts/{alert_id}?done={action.value}{suffix}", status_code=303)
+
+    # -- claims ----------------------------------------------------------------------------
+
+    @router.post("/alerts/{alert_id}/claim")
+    async def claim(request: Request, alert_id: str) -> Response:
+        session = current(request, Permission.DECIDE)
+        form = await checked_form(request, session)
+        until = utc_now() + timedelta(minutes=claim_minutes)
+        assignee = str(form.get("assignee") or "")
+        try:
+            if assignee and assignee != session.user.username:
+                if not allows(session.user.role, Permission.ASSIGN):
+                    raise _Forbidden
+                target = accounts.get_user(assignee)
+                if target is None or not allows(target.role, Permission.DECIDE):
+                    return detail_page(
+                        request,
+                        session,
+                        alert_id,
+                        422,
+                        conflict=translate(lang_of(request), "claim.bad_assignee"),
+                    )
+                store.claim(alert_id, assignee, until, assigned_by=session.user.username)
+            elif form.get("release"):
+                store.release(alert_id, session.user.username)
+            else:
+                store.claim(alert_id, session.user.username, until)
+        except AlertNotFound:
+            return render(request, "error.html", session, 404, message_key="error.not_found")
+        except DecisionConflict as exc:
+            conflict = translate(lang_of(request), "action.conflict", detail=str(exc))
+            return detail_page(request, session, alert_id, 409, conflict=conflict)
+        return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+    # -- digests ---------------------------------------------------------------------------
+
+    @router.get("/digests", response_class=HTMLResponse)
+    def digest_list(request: Request) -> Response:
+        session = current(request, Permission.VIEW_DIGESTS)
+        names = sorted(
+            (p.stem for p in digests_dir.glob("*.html"))
+            if digests_dir and digests_dir.is_dir()
+            else [],
+            reverse=True,
+        )
+        has_pdf = {n for n in names if digests_dir and (digests_dir / f"{n}.pdf").exists()}
+        return render(request, "digests.html", session, names=names, has_pdf=has_pdf)
+
+    @router.get("/digests/{name}")
+    def digest_file(request: Request, name: str) -> Response:
+        current(request, Permission.VIEW_DIGESTS)
+        match = _DIGEST_FILE.fullmatch(name)
+        path = digests_dir / name if digests_dir and match else None
+        if path is None or not path.is_file():
+            return render(request, "error.html", None, 404, message_key="error.not_found")
+        media = "application/pdf" if name.endswith(".pdf") else "text/html; charset=utf-8"
+        return Response(
+            path.read_bytes(),
+            media_type=media,
+            headers={"Content-Security-Policy": _DIGEST_CSP},
+        )
 
     # -- audit -----------------------------------------------------------------------------
 

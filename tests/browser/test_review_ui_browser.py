@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from alerting.accounts import AccountStore, Role
 from alerting.api import create_app
 from alerting.delivery import Deliverer, Outbox, RoutingConfig, WebhookSender
 from alerting.delivery.config import WebhookChannel
+from alerting.digests import Period, digest_from_store, period_bounds, render_html
 from alerting.store import SQLiteStore, StoredBatch
+from alerting.views import LOCAL_TZ
 from alerting.web import mount_review_ui
 from ingest.fixture_server import Reply, serve_fixtures
 from schemas import AlertStatus, AuditAction, DeliveryMessage
@@ -62,7 +65,14 @@ def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStor
     )
     accounts.add_user("lan", PASSWORD, Role.ANALYST)
     app = create_app(store, tokens={}, destinations=("cong_an", "so_tttt"))
-    mount_review_ui(app, store, accounts, ("cong_an", "so_tttt"), secure_cookies=True)
+    mount_review_ui(
+        app,
+        store,
+        accounts,
+        ("cong_an", "so_tttt"),
+        secure_cookies=True,
+        digests_dir=tmp_path / "digests",
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -124,6 +134,17 @@ def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
         page.get_by_label("Lý do / ghi chú").fill("Không đủ căn cứ")
         page.get_by_role("button", name="Ghi nhận quyết định").click()
         expect(page.locator("#alert-status")).to_have_text("Đã bác bỏ")
+
+        # Today's digest, as `canhbao digest` would write it, shown to the analyst.
+        start, end = period_bounds(Period.DAY, datetime.now(LOCAL_TZ).date())
+        digests = tmp_path / "digests"  # the folder the service was given
+        digests.mkdir(parents=True, exist_ok=True)
+        html = render_html(digest_from_store(store, Period.DAY, start, end))
+        (digests / f"day-{start.date().isoformat()}.html").write_text(html, encoding="utf-8")
+        page.goto(f"{base}/digests")
+        page.get_by_role("link", name=re.compile("Ngày")).first.click()
+        expect(page.get_by_role("heading", name="Bản tin tổng hợp cảnh báo")).to_be_visible()
+        page.screenshot(path=str(ARTEFACTS / "digest.png"), full_page=True)
 
         cookies = {c["name"]: c for c in page.context.cookies()}
         session = cookies["canhbao_session"]

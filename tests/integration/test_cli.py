@@ -195,3 +195,11 @@ def test_users_are_added_listed_and_changed_with_audit(env: dict[str, str]) -> N
     actions = [e.action for e in store.audit_log(target="user:lan")]
     store.close()
     assert actions == [AuditAction.USER_ADDED, AuditAction.USER_ROLE_CHANGED]
+
+
+def test_bench_review_runs_small(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["bench", "review", "--alerts", "300", "--requests", "10"], env=env)
+    assert result.exit_code == 0, result.output
+    last = dict(kv.split("=") for kv in result.stdout.strip().splitlines()[-1].split())
+    assert float(last["alerts"]) == 300
+    assert float(last["p95_ms"]) > 0

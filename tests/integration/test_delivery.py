@@ -5,10 +5,7 @@ flood summaries, rules that withhold, and deadline escalation."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -236,56 +233,6 @@ def test_unreviewed_alerts_are_escalated_after_the_deadline(
     assert detail.alert.status is AlertStatus.ESCALATED
     assert detail.decisions[-1].analyst == "system:deadline"
     assert deliverer.run_once().escalated == 0
-
-
-@pytest.fixture
-def smtp_server(tmp_path: Path) -> Iterator[tuple[int, list[Any], Path]]:
-    """aiosmtpd with STARTTLS required, on a self-signed certificate made here."""
-    from aiosmtpd.controller import Controller
-
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            shutil.which("openssl") or "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(cert, key)
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        free_port = probe.getsockname()[1]
-    controller = Controller(
-        Handler(), hostname="127.0.0.1", port=free_port, tls_context=tls, require_starttls=True
-    )
-    controller.start()
-    try:
-        yield controller.port, received, cert
-    finally:
-        controller.stop()
 
 
 def test_email_over_starttls(

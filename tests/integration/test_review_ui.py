@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 from alerting.accounts import AccountStore, Role
 from alerting.api import create_app
-from alerting.store import AlertStore
+from alerting.store import AlertStore, StoredBatch
 from alerting.web import mount_review_ui
 from schemas import AlertStatus, AuditAction
-from stream_jobs.pipeline import PipelineContext
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from tests.conftest import line
 from tests.integration.helpers import store_texts
 
 pytestmark = pytest.mark.integration
@@ -134,6 +135,8 @@ def test_queue_filters_and_shows_text_escaped(
     assert "Thù ghét" in queue.text
     none = client.get("/queue?label=spam")
     assert "Không có cảnh báo nào khớp bộ lọc." in none.text
+    by_words = client.get("/queue?q=tau+khua")  # no accents needed
+    assert set(re.findall(r"/alerts/(al_[0-9a-f]{32})", by_words.text)) == {alert_ids[1]}
     english = client.get("/lang/en?next=/queue", follow_redirects=True)
     assert "Alerts for review" in english.text
 
@@ -243,3 +246,75 @@ def test_logout_ends_the_session(store: AlertStore, accounts: AccountStore) -> N
     queue = client.get("/queue")
     client.post("/logout", data={"csrf_token": csrf_of(queue.text)})
     assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_claims_in_the_ui_one_analyst_per_alert(
+    store: AlertStore, accounts: AccountStore, alert_ids: list[str]
+) -> None:
+    lan = logged_in(store, accounts, "lan")
+    minh = logged_in(store, accounts, "minh")
+    page = lan.get(f"/alerts/{alert_ids[0]}")
+    assert "Nhận xử lý" in page.text
+    taken = lan.post(
+        f"/alerts/{alert_ids[0]}/claim",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=True,
+    )
+    assert "Bạn đang xử lý cảnh báo này" in taken.text
+    seen_by_minh = minh.get(f"/alerts/{alert_ids[0]}")
+    assert "lan đang xử lý cảnh báo này" in seen_by_minh.text
+    assert 'id="decision"' not in seen_by_minh.text
+    grab = minh.post(
+        f"/alerts/{alert_ids[0]}/claim", data={"csrf_token": csrf_of(seen_by_minh.text)}
+    )
+    assert grab.status_code == 409
+    mine = lan.get("/queue?mine=1")
+    assert set(re.findall(r"/alerts/(al_[0-9a-f]{32})", mine.text)) == {alert_ids[0]}
+    boss = logged_in(store, accounts, "giamsat")
+    boss_page = boss.get(f"/alerts/{alert_ids[0]}")
+    assign = boss.post(
+        f"/alerts/{alert_ids[0]}/claim",
+        data={"csrf_token": csrf_of(boss_page.text), "assignee": "minh"},
+        follow_redirects=False,
+    )
+    assert assign.status_code == 303
+    assert store.get_alert(alert_ids[0]).alert.assignee == "minh"
+    not_allowed = lan.post(
+        f"/alerts/{alert_ids[1]}/claim", data={"csrf_token": csrf_of(page.text), "assignee": "minh"}
+    )
+    assert not_allowed.status_code == 403
+    done = decide(minh, alert_ids[0], action="dismiss", reason="không vi phạm")
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    actions = [e.action for e in store.audit_log(target=alert_ids[0])]
+    assert AuditAction.ALERT_CLAIMED in actions
+    assert AuditAction.ALERT_ASSIGNED in actions
+
+
+def test_one_decision_for_the_whole_story(
+    store: AlertStore, accounts: AccountStore, ctx: PipelineContext
+) -> None:
+    # Three alerts of one story (raised on different workers before their dedup indexes met).
+    result = process_batch(
+        [
+            InboundRecord(f"s:{i}", line(external_id=f"s{i}", text=t))
+            for i, t in enumerate(
+                [
+                    "bọn bắc kỳ cút hết về quê đi",
+                    "lũ tàu khựa đáng chết hết",
+                    "ngu vãi cả chưởng câm mồm đi",
+                ]
+            )
+        ],
+        ctx,
+    )
+    first, *rest = result.alerts
+    story = [first] + [a.model_copy(update={"cluster_id": first.cluster_id}) for a in rest]
+    store.write_batch(StoredBatch(result.posts, (), result.classifications, story))
+    lan = logged_in(store, accounts, "lan")
+    page = lan.get(f"/alerts/{first.alert_id}")
+    assert "Áp dụng cho cả câu chuyện (2 cảnh báo khác đang mở)" in page.text
+    done = decide(lan, first.alert_id, action="dismiss", reason="tin cũ, đã xử lý", whole_story="1")
+    assert done.status_code == 303  # type: ignore[attr-defined]
+    statuses = {a.alert_id: store.get_alert(a.alert_id).alert.status for a in story}
+    assert set(statuses.values()) == {AlertStatus.DISMISSED}
+    assert all(store.get_alert(a.alert_id).decisions[0].analyst == "lan" for a in story)

@@ -3,6 +3,8 @@ OpenSearch (the real server of `make stack-up`). Backend-specific checks live be
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
@@ -14,6 +16,7 @@ from schemas import (
     DuplicateKind,
     Label,
     Severity,
+    utc_now,
 )
 from stream_jobs.dedup import DedupEntry, DedupIndex
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
@@ -175,3 +178,63 @@ def test_posts_by_id_returns_the_ones_that_exist(store: AlertStore, ctx: Pipelin
     assert set(found) == {p.post_id for p in result.posts}
     assert found[result.posts[0].post_id].text == result.posts[0].text
     assert store.posts_by_id([]) == {}
+
+
+def test_word_search_ignores_accents_and_needs_every_word(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    texts = ["bọn bắc kỳ cút hết về quê đi", "lũ tàu khựa đáng chết hết ở Đà Nẵng"]
+    result = process_batch(
+        [InboundRecord(f"t:{i}", line(external_id=str(i), text=t)) for i, t in enumerate(texts)],
+        ctx,
+    )
+    store.write_batch(stored_batch(result))
+    by_post = {a.post_id: a.alert_id for a in result.alerts}
+    first, second = (by_post[p.post_id] for p in result.posts)
+
+    def found(words: str) -> list[str]:
+        return [a.alert_id for a in store.list_alerts(AlertQuery(text=words)).alerts]
+
+    assert found("bac ky") == [first]
+    assert found("Bắc Kỳ") == [first]
+    assert found("da nang") == [second]  # đ folds to d
+    assert found("hết") == found("het")
+    assert sorted(found("het")) == sorted([first, second])
+    assert found("bac nang") == []  # every word must appear
+    assert found('"); DROP TABLE alerts; --') == []  # words are data, never query syntax
+    assert [a.alert_id for a in store.list_alerts(AlertQuery(text="   ")).alerts]
+
+
+def test_claims_one_analyst_per_alert_with_lapse_assignment_and_release(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    [alert_id, other] = fill(store, ctx, 2)
+    soon = utc_now() + timedelta(minutes=15)
+    held = store.claim(alert_id, "lan", soon)
+    assert (held.assignee, held.version) == ("lan", 2)
+    assert store.claim(alert_id, "lan", soon).assignee == "lan"  # renewing one's own claim
+    with pytest.raises(DecisionConflict, match="being reviewed by lan"):
+        store.claim(alert_id, "minh", soon)
+    with pytest.raises(DecisionConflict, match="being reviewed by lan"):
+        store.decide(decision(alert_id, DecisionAction.DISMISS, analyst="minh"))
+    with pytest.raises(DecisionConflict, match="held by lan"):
+        store.release(alert_id, "minh")
+    assigned = store.claim(alert_id, "minh", soon, assigned_by="giamsat")
+    assert assigned.assignee == "minh"
+    assert [a.alert_id for a in store.list_alerts(AlertQuery(assignee="minh")).alerts] == [alert_id]
+    decided = store.decide(decision(alert_id, DecisionAction.DISMISS, analyst="minh"))
+    assert decided.assignee is None
+    with pytest.raises(DecisionConflict, match="already dismissed"):
+        store.claim(alert_id, "lan", soon)
+    # A lapsed claim stands in nobody's way.
+    store.claim(other, "lan", utc_now() - timedelta(seconds=1))
+    assert store.claim(other, "minh", soon).assignee == "minh"
+    assert store.release(other, "minh").assignee is None
+    actions = [e.action for e in store.audit_log(target=alert_id)]
+    assert actions[-3:] == [
+        AuditAction.ALERT_CLAIMED,
+        AuditAction.ALERT_ASSIGNED,
+        AuditAction.ALERT_DISMISSED,
+    ]
+    assert [e.actor for e in store.audit_log(target=alert_id)][-2] == "giamsat"
+    assert store.verify_audit_chain() > 0

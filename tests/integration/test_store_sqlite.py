@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from alerting.exceptions import StoreError
-from alerting.store import SQLiteStore
+from alerting.store import AlertQuery, SQLiteStore
+from alerting.store.sqlite import SCHEMA_VERSION
+from schemas import utc_now
 from stream_jobs.pipeline import PipelineContext
 from tests.integration.helpers import fill, race_two_deciders
 
@@ -57,9 +60,25 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
     store = SQLiteStore(path)
     store.close()
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert check.execute("SELECT letter_key FROM dead_letters").fetchall() == [("legacy-1",)]
     check.close()
+
+
+def test_a_version_2_store_gets_its_alerts_indexed_for_search(
+    tmp_path: Path, ctx: PipelineContext
+) -> None:
+    path = tmp_path / "v2.db"
+    store = SQLiteStore(path)
+    ids = fill(store, ctx)
+    store.close()
+    raw = sqlite3.connect(path)  # as a version-2 store was: no search index
+    raw.executescript("DROP TABLE alert_text; PRAGMA user_version=2;")
+    raw.close()
+    migrated = SQLiteStore(path)
+    found = migrated.list_alerts(AlertQuery(text="bac ky"))
+    assert sorted(a.alert_id for a in found.alerts) == sorted(ids)
+    migrated.close()
 
 
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
@@ -70,3 +89,23 @@ def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     raw.close()
     with pytest.raises(StoreError, match="newer than this canhbao"):
         SQLiteStore(path)
+
+
+def test_a_version_3_store_gains_claim_columns(tmp_path: Path, ctx: PipelineContext) -> None:
+    path = tmp_path / "v3.db"
+    store = SQLiteStore(path)
+    [alert_id, *_] = fill(store, ctx)
+    store.close()
+    raw = sqlite3.connect(path)  # as a version-3 store was: no claim columns
+    raw.executescript(
+        "DROP INDEX alerts_assignee; ALTER TABLE alerts DROP COLUMN assignee;"
+        " ALTER TABLE alerts DROP COLUMN claimed_until; PRAGMA user_version=3;"
+    )
+    raw.close()
+    migrated = SQLiteStore(path)
+    until = utc_now() + timedelta(minutes=5)
+    assert migrated.claim(alert_id, "lan", until).assignee == "lan"
+    assert [a.alert_id for a in migrated.list_alerts(AlertQuery(assignee="lan")).alerts] == [
+        alert_id
+    ]
+    migrated.close()

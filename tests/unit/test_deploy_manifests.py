@@ -60,6 +60,11 @@ def test_compose_and_k8s_only_set_real_settings_and_commands() -> None:
         for d in K8S
         if d["kind"] in ("Deployment", "Job")
         for c in d["spec"]["template"]["spec"]["containers"]
+    ] + [
+        c
+        for d in K8S
+        if d["kind"] == "CronJob"
+        for c in d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     ]
     envs += [{e["name"]: e["value"] for e in c.get("env", [])} for c in containers]
     for env in envs:
