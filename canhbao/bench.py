@@ -6,6 +6,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,5 +51,100 @@ def bench_pipeline(settings: Settings, posts: int, batch_size: int) -> dict[str,
         "posts_per_s": round(posts / elapsed, 1),
         "p50_ms": round(float(np.percentile(latencies, 50)), 1),
         "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+        "rss_mb": round(rss_mb(), 1),
+    }
+
+
+_WORKER_MODEL: list[Any] = []
+
+
+def _worker_start(model_dir: str) -> None:
+    from classifiers.baseline import BaselineModel
+
+    _WORKER_MODEL.append(BaselineModel.load(Path(model_dir)))
+
+
+def _worker_predict(batch: list[Any]) -> int:
+    return len(_WORKER_MODEL[0].predict(batch))
+
+
+def _parallel_rate(model_dir: Path, inputs: list[Any], batch_size: int, workers: int) -> float:
+    """Posts/s with `workers` processes, each with its own copy of the model (as stream workers
+    run: one per core), over the same batches."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    batches = [inputs[s : s + batch_size] for s in range(0, len(inputs), batch_size)]
+    context = get_context("forkserver")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(str(model_dir),)
+    ) as pool:
+        list(pool.map(_worker_predict, batches[:workers]))  # load and warm every worker
+        started = time.perf_counter()
+        done = sum(pool.map(_worker_predict, batches))
+        return done / (time.perf_counter() - started)
+
+
+def bench_classifier(
+    settings: Settings,
+    posts: int,
+    batch_size: int,
+    singles: int = 500,
+    passes: int = 3,
+    workers: int = 1,
+) -> dict[str, float]:
+    """The CPU model alone: every head over synthetic posts in batches (median of `passes`),
+    then one post at a time (p95 latency of `singles` calls); with `workers` > 1, the batch
+    throughput of that many processes too."""
+    import json
+
+    from classifiers import ClassifierInput
+    from classifiers.text import normalize_text
+    from schemas import PostKind
+
+    model = load_classifier(settings)
+    inputs = []
+    for i, data in enumerate(synthetic_posts(posts)):
+        record = json.loads(data)
+        inputs.append(
+            ClassifierInput(
+                post_id=f"{i:032x}",
+                text=normalize_text(record["text"]),
+                title=record.get("title"),
+                kind=PostKind(record["kind"]),
+            )
+        )
+    model.predict(inputs[:batch_size])  # warm-up: first-call allocations are not the rate
+    rates = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for start in range(0, len(inputs), batch_size):
+            model.predict(inputs[start : start + batch_size])
+        rates.append(len(inputs) / (time.perf_counter() - started))
+    latencies = []
+    for item in inputs[:singles]:
+        t0 = time.perf_counter()
+        model.predict([item])
+        latencies.append((time.perf_counter() - t0) * 1000)
+    print(
+        f"model {model.name} {model.version}: {posts} posts, batches of {batch_size},"
+        f" {passes} passes: {', '.join(f'{r:.0f}' for r in rates)} posts/s"
+    )
+    print(
+        f"single posts: p50 {np.percentile(latencies, 50):.2f} ms,"
+        f" p95 {np.percentile(latencies, 95):.2f} ms"
+    )
+    result: dict[str, float] = {"one_process_posts_per_s": round(float(np.median(rates)), 1)}
+    parallel = rates
+    if workers > 1:
+        parallel = [
+            _parallel_rate(settings.baseline_dir, inputs, batch_size, workers)
+            for _ in range(passes)
+        ]
+        print(f"{workers} processes: {', '.join(f'{r:.0f}' for r in parallel)} posts/s")
+        result["workers"] = float(workers)
+    return result | {
+        "posts_per_s": round(float(np.median(parallel)), 1),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 2),
         "rss_mb": round(rss_mb(), 1),
     }

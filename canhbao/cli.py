@@ -291,6 +291,22 @@ def bench_pipeline_cmd(
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
 
 
+@bench_app.command("classifier")
+def bench_classifier_cmd(
+    posts: Annotated[int, typer.Option(min=100)] = 20_000,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    workers: Annotated[int, typer.Option(min=1, help="processes for the batch run")] = 2,
+) -> None:
+    """The fast CPU model on its own: batch throughput and single-post latency."""
+    from canhbao.bench import bench_classifier
+
+    try:
+        result = bench_classifier(load_settings(), posts, batch_size, workers=workers)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo("model=baseline " + " ".join(f"{k}={v:g}" for k, v in result.items()))
+
+
 @bench_app.command("stack")
 def bench_stack_cmd(
     posts: Annotated[int, typer.Option(min=100)] = 20_000,

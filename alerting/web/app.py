@@ -14,7 +14,7 @@ import io
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,17 @@ class _Forbidden(Exception):
 
 def _local(moment: datetime | None) -> str:
     return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+def _local_date(value: str | None, next_day: bool = False) -> datetime | None:
+    """A `YYYY-MM-DD` from a date input, as the start of that local day (or of the next)."""
+    try:
+        day = date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1 if next_day else 0), time(0), LOCAL_TZ)
 
 
 def _safe_next(target: str | None) -> str:
@@ -260,6 +271,8 @@ def mount_review_ui(
         platform: str | None = None,
         q: str | None = None,
         mine: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
         cursor: str | None = None,
     ) -> Response:
         session = current(request, Permission.VIEW_QUEUE)
@@ -277,6 +290,8 @@ def mount_review_ui(
             cursor=cursor or None,
             text=(q or "").strip()[:200] or None,
             assignee=session.user.username if mine else None,
+            since=_local_date(since),
+            until=_local_date(until, next_day=True),
         )
         page = store.list_alerts(query)
         posts = store.posts_by_id([a.post_id for a in page.alerts])
@@ -287,6 +302,8 @@ def mount_review_ui(
             "platform": platform or "",
             "q": (q or "").strip()[:200],
             "mine": "1" if mine else "",
+            "since": since if _local_date(since) else "",
+            "until": until if _local_date(until) else "",
         }
         next_url = (
             "/queue?"

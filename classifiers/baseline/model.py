@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class LinearHead:
     intercept: np.ndarray  # (k,)
     meta_coef: np.ndarray | None  # (k, len(META_FEATURES))
     thresholds: dict[Label, float]
+    _weights: dict[int, np.ndarray] = field(default_factory=dict, init=False, repr=False)
 
     def proba(self, x: sp.csr_matrix, meta: np.ndarray | None) -> np.ndarray:
         logits = np.asarray(x @ self.coef.T) + self.intercept
@@ -52,12 +53,15 @@ class LinearHead:
         return result
 
     def class_weights(self, class_index: int) -> np.ndarray:
-        """Per-feature weight towards `class_index` (binary heads: the positive class)."""
-        if self.coef.shape[0] == 1:
-            row: np.ndarray = self.coef[0]
-            return row if class_index == 1 else -row
-        weights: np.ndarray = self.coef[class_index] - self.coef.mean(axis=0)
-        return weights
+        """Per-feature weight towards `class_index` (binary heads: the positive class).
+        Computed once per class: it spans every hashed feature, and evidence asks per post."""
+        cache = self._weights
+        if class_index not in cache:
+            if self.coef.shape[0] == 1:
+                cache[class_index] = self.coef[0] if class_index == 1 else -self.coef[0]
+            else:
+                cache[class_index] = self.coef[class_index] - self.coef.mean(axis=0)
+        return cache[class_index]
 
 
 class BaselineModel:
@@ -148,7 +152,7 @@ class BaselineModel:
         model_texts = [text_for_model(item.text) for item in batch]
         skipped: dict[int, SkipReason] = {}
         for i, (item, model_text) in enumerate(zip(batch, model_texts, strict=True)):
-            if sum(1 for c in model_text if c.isalpha()) < _MIN_LETTERS:
+            if not _has_letters(model_text, _MIN_LETTERS):
                 skipped[i] = SkipReason.NO_TEXT
                 continue
             language = item.language or detect_language(item.text).code
@@ -236,6 +240,16 @@ class BaselineModel:
                     )
                 )
         return evidence
+
+
+def _has_letters(text: str, wanted: int) -> bool:
+    """At least `wanted` letters: stops counting as soon as it knows (texts can be long)."""
+    for char in text:
+        if char.isalpha():
+            wanted -= 1
+            if wanted <= 0:
+                return True
+    return wanted <= 0
 
 
 def _locate(text: str, ngram: str) -> tuple[int, int] | None:

@@ -203,3 +203,15 @@ def test_bench_review_runs_small(env: dict[str, str]) -> None:
     last = dict(kv.split("=") for kv in result.stdout.strip().splitlines()[-1].split())
     assert float(last["alerts"]) == 300
     assert float(last["p95_ms"]) > 0
+
+
+def test_bench_classifier_runs_small(env: dict[str, str]) -> None:
+    result = runner.invoke(
+        app, ["bench", "classifier", "--posts", "300", "--workers", "1"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("model=baseline ")
+    values = dict(kv.split("=") for kv in last.split()[1:])
+    assert float(values["posts_per_s"]) > 0
+    assert float(values["p95_ms"]) > 0

@@ -4,6 +4,7 @@ escaping, decisions with field errors and conflicts, the audit log and its expor
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from alerting.accounts import AccountStore, Role
 from alerting.api import create_app
 from alerting.store import AlertStore, StoredBatch
+from alerting.views import LOCAL_TZ
 from alerting.web import mount_review_ui
 from schemas import AlertStatus, AuditAction
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
@@ -135,6 +137,11 @@ def test_queue_filters_and_shows_text_escaped(
     assert "Thù ghét" in queue.text
     none = client.get("/queue?label=spam")
     assert "Không có cảnh báo nào khớp bộ lọc." in none.text
+    today = datetime.now(LOCAL_TZ).date()
+    in_window = client.get(f"/queue?since={today - timedelta(days=1)}&until={today}")
+    assert set(re.findall(r"/alerts/(al_[0-9a-f]{32})", in_window.text)) == set(alert_ids)
+    later = client.get(f"/queue?since={today + timedelta(days=1)}")
+    assert "Không có cảnh báo nào khớp bộ lọc." in later.text
     by_words = client.get("/queue?q=tau+khua")  # no accents needed
     assert set(re.findall(r"/alerts/(al_[0-9a-f]{32})", by_words.text)) == {alert_ids[1]}
     english = client.get("/lang/en?next=/queue", follow_redirects=True)
