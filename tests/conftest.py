@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,31 +28,45 @@ hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 CLEAN = [
-    "hôm nay trời đẹp quá đi chơi thôi", "cảm ơn bạn đã chia sẻ thông tin hữu ích",
-    "bài viết rất hay và bổ ích", "chúc mọi người cuối tuần vui vẻ", "món này ngon lắm nha",
-    "giá cả hợp lý giao hàng nhanh", "mình sẽ ủng hộ tiếp", "thành phố đẹp về đêm",
-]  # fmt: skip
+    "hôm nay trời đẹp quá đi chơi thôi",
+    "cảm ơn bạn đã chia sẻ thông tin hữu ích",
+    "bài viết rất hay và bổ ích",
+    "chúc mọi người cuối tuần vui vẻ",
+    "món này ngon lắm nha",
+    "giá cả hợp lý giao hàng nhanh",
+    "mình sẽ ủng hộ tiếp",
+    "thành phố đẹp về đêm",
+]
 OFFENSIVE = [
-    "ngu vãi cả chưởng", "đm nói nhảm vl", "câm mồm đi đồ ngu", "vcl thật sự luôn",
-    "nói như cc", "óc chó vãi",
-]  # fmt: skip
+    "ngu vãi cả chưởng",
+    "đm nói nhảm vl",
+    "câm mồm đi đồ ngu",
+    "vcl thật sự luôn",
+    "nói như cc",
+    "óc chó vãi",
+]
 HATE = [
-    "bọn bắc kỳ cút hết về quê", "lũ tàu khựa đáng chết hết", "bọn mọi rợ đốt hết đi",
-    "đuổi hết lũ đồng bóng ra đảo", "giết hết bọn chúng nó đi",
-]  # fmt: skip
+    "bọn bắc kỳ cút hết về quê",
+    "lũ tàu khựa đáng chết hết",
+    "bọn mọi rợ đốt hết đi",
+    "đuổi hết lũ đồng bóng ra đảo",
+    "giết hết bọn chúng nó đi",
+]
 MISINFO = [
     "khẩn cấp nước máy nhiễm độc không được uống chia sẻ ngay",
     "bác sĩ giấu kín nước chanh chữa khỏi ung thư",
     "tin nội bộ ngày mai phong tỏa toàn thành phố tích trữ gấp",
 ]
 CLICKBAIT = [
-    "sốc cô gái làm điều này cả xóm ngỡ ngàng", "không thể tin nổi điều số 3",
+    "sốc cô gái làm điều này cả xóm ngỡ ngàng",
+    "không thể tin nổi điều số 3",
     "sự thật động trời khiến ai cũng rùng mình",
-]  # fmt: skip
+]
 SPAM = [
-    "inbox nhận ngay mã giảm giá 50k", "shop uy tín nhất vào mua ngay kẻo hết",
+    "inbox nhận ngay mã giảm giá 50k",
+    "shop uy tín nhất vào mua ngay kẻo hết",
     "đánh giá cho có để nhận xu hahaha",
-]  # fmt: skip
+]
 
 
 def _write(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -101,35 +116,97 @@ def write_tiny_datasets(root: Path, seed: int = 1) -> Path:
         )
     _write(
         root / "reintel/train.csv",
-        ["id", "user_name", "post_message", "timestamp_post", "num_like_post",
-         "num_comment_post", "num_share_post", "label"],
+        [
+            "id",
+            "user_name",
+            "post_message",
+            "timestamp_post",
+            "num_like_post",
+            "num_comment_post",
+            "num_share_post",
+            "label",
+        ],
         [
             [i, "ab" * 16, t, 1588939166, rng.choice(["12", "", "3.0", "x"]), 5, "19.0", y]
             for i, (t, y) in enumerate(binary(MISINFO, 300))
         ],
-    )  # fmt: skip
+    )
     _write(
         root / "viclickbait/train.csv",
-        ["id", "url", "title", "lead_paragraph", "category", "publish_datetime", "source",
-         "thumbnail_url", "label"],
         [
-            [f"a{i}", "https://x.example/a", t, "đoạn mở đầu", "c", "2025-06-23T12:26:00+07:00",
-             "Báo", "", "clickbait" if y else "non-clickbait"]
+            "id",
+            "url",
+            "title",
+            "lead_paragraph",
+            "category",
+            "publish_datetime",
+            "source",
+            "thumbnail_url",
+            "label",
+        ],
+        [
+            [
+                f"a{i}",
+                "https://x.example/a",
+                t,
+                "đoạn mở đầu",
+                "c",
+                "2025-06-23T12:26:00+07:00",
+                "Báo",
+                "",
+                "clickbait" if y else "non-clickbait",
+            ]
             for i, (t, y) in enumerate(binary(CLICKBAIT, 300))
         ],
-    )  # fmt: skip
+    )
     for name, n in (("train.csv", 300), ("dev.csv", 120)):
         _write(
             root / "vispamreviews" / name,
             ["Rating", "Comment", "Label", "SpamLabel"],
             [[5, t, y, 3 if y else 0] for t, y in binary(SPAM, n)],
         )
+
+    def hos_rows(n: int) -> list[list[Any]]:
+        rows: list[list[Any]] = []
+        for i in range(n):
+            text = _vary(rng, rng.choice(OFFENSIVE + HATE if rng.random() < 0.5 else CLEAN))
+            offsets = [
+                k
+                for m in re.finditer(r"\w+", text)
+                if m.group(0).lower() in _RUDE
+                for k in range(*m.span())
+            ]
+            rows.append([i, text, str(offsets)])
+        return rows
+
+    _write(root / "vihos/train.csv", ["", "content", "index_spans"], hos_rows(200))
     _write(
         root / "vihos/dev.csv",
         ["", "content", "index_spans"],
-        [[0, "ngu vãi", "[0, 1, 2]"], [1, "trời đẹp", "[]"], [2, "", "[]"]],
+        [[0, "ngu vãi", "[0, 1, 2]"], [1, "trời đẹp", "[]"], [2, "", "[]"], *hos_rows(60)],
     )
     return root
+
+
+# Words the tiny ViHOS marks as the offending ones.
+_RUDE = {
+    "ngu",
+    "đm",
+    "vl",
+    "cc",
+    "óc",
+    "chó",
+    "vcl",
+    "câm",
+    "mồm",
+    "khựa",
+    "mọi",
+    "rợ",
+    "giết",
+    "cút",
+    "lũ",
+    "bọn",
+}
 
 
 TINY_OPTIONS = TrainingOptions(

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from classifiers.base import ClassifierInput
 from classifiers.baseline.features import FeatureConfig, Featurizer, word_ngrams
 from classifiers.baseline.heads import HEADS, HeadSpec, meta_features
+from classifiers.baseline.spans import SPAN_CARD, SpanModel
 from classifiers.exceptions import ClassifierError, ModelNotFoundError
 from classifiers.text import detect_language, text_for_model
 from schemas import Classification, Evidence, EvidenceKind, Label, SkipReason, utc_now
@@ -68,11 +69,16 @@ class BaselineModel:
     """Fast CPU classifier: one hashed TF-IDF transform, one linear head per task."""
 
     def __init__(
-        self, featurizer: Featurizer, heads: Sequence[LinearHead], card: dict[str, Any]
+        self,
+        featurizer: Featurizer,
+        heads: Sequence[LinearHead],
+        card: dict[str, Any],
+        spans: SpanModel | None = None,
     ) -> None:
         self.featurizer = featurizer
         self.heads = list(heads)
         self.card = card
+        self.spans = spans  # where the offending words are (ViHOS); None: no span evidence
 
     @property
     def name(self) -> str:
@@ -122,10 +128,15 @@ class BaselineModel:
                     )
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ClassifierError(f"cannot load baseline model from {directory}: {exc}") from exc
-        return cls(featurizer, heads, card)
+        return cls(featurizer, heads, card, SpanModel.load(directory))
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        if self.spans is not None:
+            self.spans.save(directory)
+        else:  # a span model from an earlier training must not outlive it
+            for stale in (SPAN_CARD, "spans.npz"):
+                (directory / stale).unlink(missing_ok=True)
         assert self.featurizer.idf is not None
         np.savez_compressed(directory / "features.npz", idf=self.featurizer.idf)
         for head in self.heads:
@@ -211,6 +222,23 @@ class BaselineModel:
                 for label, class_index in head.spec.labels.items():
                     scores[row][label] = round(float(probabilities[class_index]), 6)
 
+    def _span_evidence(self, text: str, labels: list[Label]) -> list[Evidence]:
+        """Character spans of the offending words, for hostile and toxic flags only."""
+        label = next((lab for lab in _SPAN_LABELS if lab in labels), None)
+        if self.spans is None or label is None:
+            return []
+        return [
+            Evidence(
+                label=label,
+                kind=EvidenceKind.SPAN,
+                text=text[start:end],
+                weight=round(strength, 4),
+                start=start,
+                end=end,
+            )
+            for start, end, strength in self.spans.spans(text)
+        ]
+
     def _evidence(self, text: str, model_text: str, labels: list[Label]) -> list[Evidence]:
         """The word n-grams that pushed each decided label up most, located in `text`."""
         if not labels:
@@ -219,7 +247,7 @@ class BaselineModel:
         columns = np.array([self.featurizer.word_column(g) for g in ngrams], dtype=np.int64)
         assert self.featurizer.idf is not None
         idf = self.featurizer.idf[columns]
-        evidence: list[Evidence] = []
+        evidence: list[Evidence] = self._span_evidence(text, labels)
         for label in labels:
             head = next(h for h in self.heads if label in h.spec.labels)
             if head.spec.source == "title":
@@ -240,6 +268,9 @@ class BaselineModel:
                     )
                 )
         return evidence
+
+
+_SPAN_LABELS = (Label.HATE, Label.OFFENSIVE, Label.TOXIC)
 
 
 def _has_letters(text: str, wanted: int) -> bool:

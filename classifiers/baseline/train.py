@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from classifiers.baseline.features import FeatureConfig, Featurizer
 from classifiers.baseline.heads import HEADS, HeadSpec, meta_features
 from classifiers.baseline.model import MODEL_NAME, BaselineModel, LinearHead
+from classifiers.baseline.spans import train_span_model
 from classifiers.datasets import LabelledSet, file_sha256, read_dataset
 from classifiers.exceptions import DatasetError
 from classifiers.metrics import choose_threshold, classification_report
@@ -229,6 +230,14 @@ def train_baseline(
             f"[{i}/{len(specs)}] {spec.name}: dev macro-F1 {card['dev']['macro_f1']:.4f}"
             f" ({time.perf_counter() - t0:.1f}s)"
         )
+    spans = None
+    vihos = data_dir / "vihos"
+    if (vihos / "train.csv").is_file():
+        progress("span model: ViHOS")
+        spans = train_span_model(vihos, seed=opts.seed)
+        hashes.update({f"vihos/{name}": meta for name, meta in spans.card["data"].items()})
+        progress(f"span model: dev char-F1 {spans.card['dev']['char_f1']:.4f}")
+    # The version changes with any training data, the span model's included.
     fingerprint = hashlib.sha256(
         json.dumps([hashes, opts.features.to_dict(), opts.seed], sort_keys=True).encode()
     ).hexdigest()[:10]
@@ -244,6 +253,8 @@ def train_baseline(
         "training_seconds": round(time.perf_counter() - started, 1),
         "note": "Dev metrics only. Trained on research datasets: a build output, never commit it.",
     }
-    model = BaselineModel(featurizer, heads, card)
+    if spans is not None:
+        card["spans"] = spans.card
+    model = BaselineModel(featurizer, heads, card, spans)
     model.save(out_dir)
     return model

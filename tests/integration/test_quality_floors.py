@@ -41,3 +41,10 @@ def test_dev_scores_stay_above_floors(real_model: BaselineModel, head: str) -> N
     dev = real_model.card["heads"][head]["dev"]
     for metric, floor in FLOORS["heads"][head].items():
         assert dev[metric] >= floor, f"{head} dev {metric} {dev[metric]} fell below {floor}"
+
+
+def test_span_model_stays_above_its_floors(real_model: BaselineModel) -> None:
+    assert real_model.spans is not None, "ViHOS is in the datasets: a span model is expected"
+    dev = real_model.card["spans"]["dev"]
+    for metric, floor in FLOORS["spans"].items():
+        assert dev[metric] >= floor, f"span model dev {metric} {dev[metric]} fell below {floor}"

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from classifiers import ClassifierInput, ModelNotFoundError
-from classifiers.baseline import BaselineModel, Featurizer
+from classifiers.baseline import BaselineModel, Featurizer, train_baseline
 from classifiers.evaluate import evaluate
 from schemas import Classification, EvidenceKind, Label, PostKind, SkipReason
+from tests.conftest import TINY_OPTIONS
 
 ID = "0" * 32
 
@@ -93,9 +94,11 @@ def test_heads_run_only_inside_their_domain(tiny_model: BaselineModel) -> None:
 def test_evidence_points_at_the_words_that_drove_the_label(tiny_model: BaselineModel) -> None:
     text = "Bọn bắc kỳ cút hết về quê"
     result = one(tiny_model, text, kind=PostKind.COMMENT)
-    evidence = [e for e in result.evidence if e.label is Label.HATE]
+    evidence = [
+        e for e in result.evidence if e.label is Label.HATE and e.kind is EvidenceKind.NGRAM
+    ]
     assert evidence
-    assert all(e.kind is EvidenceKind.NGRAM and e.weight > 0 for e in evidence)
+    assert all(e.weight > 0 for e in evidence)
     located = [e for e in evidence if e.start is not None and e.end is not None]
     assert located
     for e in located:
@@ -121,5 +124,40 @@ def test_evaluate_reports_the_contract(tiny_model: BaselineModel, tiny_data: Pat
     binary = evaluate(tiny_model, "reintel", tiny_data / "reintel/train.csv")
     assert binary["roc_auc"] is not None
     spans = evaluate(tiny_model, "vihos", tiny_data / "vihos/dev.csv")
-    assert spans["n"] == 2
+    assert spans["n"] == 62
     assert spans["empty_rows"] == 1
+
+
+def test_span_evidence_marks_the_offending_words(tiny_model: BaselineModel) -> None:
+    assert tiny_model.spans is not None
+    assert tiny_model.card["spans"]["dev"]["char_f1"] > 0.5
+    text = "Bọn bắc kỳ cút hết về quê đi, lũ ngu"
+    result = one(tiny_model, text, kind=PostKind.COMMENT)
+    spans = [e for e in result.evidence if e.kind is EvidenceKind.SPAN]
+    assert spans
+    for e in spans:
+        assert e.start is not None
+        assert e.end is not None
+        assert text[e.start : e.end] == e.text
+        assert e.label in (Label.HATE, Label.OFFENSIVE, Label.TOXIC)
+    assert any("ngu" in e.text.lower() or "cút" in e.text.lower() for e in spans)
+    clean = one(tiny_model, "hôm nay trời đẹp quá đi chơi thôi", kind=PostKind.COMMENT)
+    assert not [e for e in clean.evidence if e.kind is EvidenceKind.SPAN]
+
+
+def test_a_model_trained_without_vihos_shows_no_spans_and_leaves_none_behind(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    out = tmp_path / "model"
+    train_baseline(data, out, TINY_OPTIONS, progress=lambda _: None)
+    assert (out / "spans.json").is_file()
+    shutil.rmtree(data / "vihos")
+    (data / "vihos").mkdir()
+    model = train_baseline(data, out, TINY_OPTIONS, progress=lambda _: None)
+    assert model.spans is None
+    assert not (out / "spans.json").exists()
+    assert BaselineModel.load(out).spans is None
