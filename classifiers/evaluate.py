@@ -91,4 +91,11 @@ def evaluate(
     path: Path,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    return evaluate_set(classifier, read_dataset(dataset, path), progress=progress)
+    report = evaluate_set(classifier, read_dataset(dataset, path), progress=progress)
+    spans = getattr(classifier, "spans", None)
+    if dataset == "vihos" and spans is not None:
+        # The span model on its own, by ViHOS's character-level F1 (null if the model has none).
+        from classifiers.baseline.spans import read_vihos, span_char_f1
+
+        report["span_char_f1"] = round(span_char_f1(spans, read_vihos(path)), 4)
+    return report

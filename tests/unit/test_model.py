@@ -126,6 +126,7 @@ def test_evaluate_reports_the_contract(tiny_model: BaselineModel, tiny_data: Pat
     spans = evaluate(tiny_model, "vihos", tiny_data / "vihos/dev.csv")
     assert spans["n"] == 62
     assert spans["empty_rows"] == 1
+    assert 0.0 < spans["span_char_f1"] <= 1.0
 
 
 def test_span_evidence_marks_the_offending_words(tiny_model: BaselineModel) -> None:
