@@ -13,13 +13,20 @@ from zoneinfo import ZoneInfo
 from alerting.store import AlertDetail
 from schemas import Alert, AuditEvent, NormalizedPost
 
-__all__ = ["LOCAL_TZ", "alert_view", "audit_view", "detail_view", "local_time"]
+__all__ = ["LOCAL_TZ", "alert_view", "audit_view", "detail_view", "local_display", "local_time"]
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def local_time(moment: datetime | None) -> str | None:
     return moment.astimezone(LOCAL_TZ).isoformat(timespec="seconds") if moment else None
+
+
+def local_display(moment: datetime | None, with_time: bool = True) -> str:
+    """As people read it here: 29/11/2026 21:00, local time; "—" when there is none."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
 
 
 def alert_view(alert: Alert) -> dict[str, Any]:

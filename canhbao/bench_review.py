@@ -144,17 +144,7 @@ def _load(store: AlertStore, count: int, backend: str) -> float:
 
 def _bulk_opensearch(store: Any, batch: StoredBatch) -> None:
     # The store's own builders; see the module docstring for why the audit is skipped here.
-    posts = {p.post_id: p for p in batch.posts}
-    lines: list[dict[str, Any]] = []
-    for alert in batch.alerts:
-        post = posts[alert.post_id]
-        lines.append({"create": {"_index": store.index["alerts"], "_id": alert.alert_id}})
-        lines.append(
-            store._alert_body(
-                alert, post.raw.platform.value, True, f"{post.title or ''}\n{post.text}"
-            )
-        )
-    store._bulk(lines)
+    store._bulk(store._alert_lines(batch, created_audited=True))
     store._bulk(store._post_lines(batch))
 
 

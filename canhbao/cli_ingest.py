@@ -127,7 +127,7 @@ def collect(
             try:
                 feed(BusSink(producer, topology(settings).raw))
             finally:
-                producer.close()  # type: ignore[attr-defined]
+                producer.close()
             summary = None
         else:
             from canhbao.feeding import run_embedded_fed

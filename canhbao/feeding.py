@@ -11,16 +11,20 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from canhbao.settings import Settings
 from canhbao.wiring import build_context, load_classifier, open_store, topology
 from ingest.delivery import PostSink, RecordQueueSink
-from stream_jobs.backends.abstract import ORIGIN_HEADER, Producer
+from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.embedded import EmbeddedRunner
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import InboundRecord
 from stream_jobs.summary import RunSummary
 from stream_jobs.topics import SCHEMA_HEADER, raw_post_key
+
+if TYPE_CHECKING:  # kafka-python comes with the `stream` extra, not the light install
+    from stream_jobs.backends.kafka import KafkaProducerBackend
 
 __all__ = ["EmbeddedRun", "kafka_producer", "produce_records", "run_embedded", "run_embedded_fed"]
 
@@ -80,7 +84,7 @@ def run_embedded_fed(
     return run
 
 
-def kafka_producer(settings: Settings) -> Producer:
+def kafka_producer(settings: Settings) -> KafkaProducerBackend:
     from stream_jobs.backends.kafka import KafkaProducerBackend
 
     return KafkaProducerBackend(settings.kafka_bootstrap, client_id="canhbao-ingest")
@@ -111,7 +115,5 @@ def produce_records(settings: Settings, records: Iterable[InboundRecord]) -> int
             count += 1
         producer.flush()
     finally:
-        close = getattr(producer, "close", None)
-        if close is not None:
-            close()
+        producer.close()
     return count

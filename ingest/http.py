@@ -54,11 +54,6 @@ class FetchResult:
     def text(self) -> str:
         return decode_body(self.body, self.headers.get("content-type"))
 
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self.body)
-
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """`Retry-After` as seconds: delta-seconds or an HTTP date; `None` if absent or unreadable."""

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import httpx
 
-from alerting.delivery.config import EmailChannel, WebhookChannel
+from alerting.delivery.config import EmailChannel, SmtpServer, WebhookChannel
 from alerting.exceptions import AlertingError
 from ingest.sources import resolve_credential
 from schemas import DeliveryMessage
@@ -21,7 +21,15 @@ from schemas.exceptions import CanhbaoError
 from schemas.signing import sign
 from stream_jobs.backends.abstract import Producer
 
-__all__ = ["Channel", "EmailSender", "KafkaSender", "SendFailed", "WebhookSender"]
+__all__ = [
+    "Channel",
+    "EmailSender",
+    "KafkaSender",
+    "SendFailed",
+    "WebhookSender",
+    "render_email",
+    "send_mail",
+]
 
 DELIVERY_HEADER = "X-Canhbao-Delivery"
 
@@ -128,33 +136,37 @@ def render_email(message: DeliveryMessage, sender: str, to: tuple[str, ...]) -> 
     return mail
 
 
+def send_mail(smtp: SmtpServer, mail: EmailMessage, tls: ssl.SSLContext | None = None) -> None:
+    """Send one message (STARTTLS first when configured: it refuses to go on in clear);
+    `SendFailed` says whether a retry can help."""
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+            client.ehlo()
+            if smtp.starttls:
+                client.starttls(context=tls or ssl.create_default_context())
+                client.ehlo()
+            if smtp.username and smtp.password:
+                client.login(smtp.username, resolve_credential(smtp.password))
+            refused = client.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise SendFailed(f"SMTP refused every recipient: {exc.recipients}", permanent=True) from exc
+    except smtplib.SMTPResponseException as exc:
+        permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code != 554
+        raise SendFailed(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=permanent) from exc
+    except (OSError, smtplib.SMTPException, CanhbaoError) as exc:
+        raise SendFailed(f"SMTP {smtp.host}:{smtp.port}: {exc!r}", permanent=False) from exc
+    if refused:
+        raise SendFailed(f"SMTP refused some recipients: {sorted(refused)}", permanent=True)
+
+
 class EmailSender:
     def __init__(self, channel: EmailChannel, tls: ssl.SSLContext | None = None) -> None:
         self._channel = channel
-        self._tls = tls or ssl.create_default_context()
+        self._tls = tls
 
     def send(self, message: DeliveryMessage) -> None:
-        smtp = self._channel.smtp
-        mail = render_email(message, self._channel.sender, self._channel.to)
-        try:
-            with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
-                client.ehlo()
-                if smtp.starttls:
-                    client.starttls(context=self._tls)  # refuses to go on in clear if it fails
-                    client.ehlo()
-                if smtp.username and smtp.password:
-                    client.login(smtp.username, resolve_credential(smtp.password))
-                refused = client.send_message(mail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            raise SendFailed(
-                f"SMTP refused every recipient: {exc.recipients}", permanent=True
-            ) from exc
-        except smtplib.SMTPResponseException as exc:
-            permanent = 500 <= exc.smtp_code < 600 and exc.smtp_code != 554
-            raise SendFailed(
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=permanent
-            ) from exc
-        except (OSError, smtplib.SMTPException, CanhbaoError) as exc:
-            raise SendFailed(f"SMTP {smtp.host}:{smtp.port}: {exc!r}", permanent=False) from exc
-        if refused:
-            raise SendFailed(f"SMTP refused some recipients: {sorted(refused)}", permanent=True)
+        send_mail(
+            self._channel.smtp,
+            render_email(message, self._channel.sender, self._channel.to),
+            self._tls,
+        )

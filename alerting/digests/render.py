@@ -14,7 +14,7 @@ from markupsafe import Markup
 from alerting.digests.build import Digest
 from alerting.digests.charts import bar_chart
 from alerting.exceptions import AlertingError
-from alerting.views import LOCAL_TZ
+from alerting.views import local_display
 from alerting.web.i18n import translate
 
 __all__ = ["DigestRenderError", "render_html", "render_pdf"]
@@ -41,8 +41,8 @@ def render_html(digest: Digest, lang: str = "vi") -> str:
         d=digest,
         t=t,
         lang=lang,
-        local=lambda moment: moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M"),
-        local_day=lambda moment: moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y"),
+        local=local_display,
+        local_day=lambda moment: local_display(moment, with_time=False),
         chart_labels=Markup(bar_chart(labels, title=t("digest.by_label"))),  # noqa: S704
         chart_platforms=Markup(bar_chart(platforms, title=t("digest.by_platform"))),  # noqa: S704
         chart_days=Markup(bar_chart(days, title=t("digest.by_day"))),  # noqa: S704

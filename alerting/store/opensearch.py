@@ -207,7 +207,10 @@ class OpenSearchStore(ClaimMethods):
         self._bulk(self._post_lines(batch))
         return created
 
-    def _write_alerts(self, batch: StoredBatch) -> int:
+    def _alert_lines(
+        self, batch: StoredBatch, created_audited: bool = False
+    ) -> list[dict[str, Any]]:
+        """Bulk `create` lines for the batch's alerts, each with its post's words to search."""
         posts = {p.post_id: p for p in batch.posts}
         lines: list[dict[str, Any]] = []
         for alert in batch.alerts:
@@ -217,10 +220,14 @@ class OpenSearchStore(ClaimMethods):
                 self._alert_body(
                     alert,
                     post.raw.platform.value if post else "other",
+                    created_audited=created_audited,
                     text=f"{post.title or ''}\n{post.text}" if post else "",
                 )
             )
-        statuses = [item["status"] for item in self._bulk(lines)]
+        return lines
+
+    def _write_alerts(self, batch: StoredBatch) -> int:
+        statuses = [item["status"] for item in self._bulk(self._alert_lines(batch))]
         created = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 201]
         existing = [a for a, code in zip(batch.alerts, statuses, strict=True) if code == 409]
         for alert in [*created, *self._unaudited(existing)]:
@@ -356,10 +363,7 @@ class OpenSearchStore(ClaimMethods):
         }
 
     def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
-        doc = self._get("alerts", decision.alert_id)
-        if doc is None:
-            raise AlertNotFound(decision.alert_id)
-        alert = Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
+        doc, alert = self._load_alert(decision.alert_id)
         check_decidable(alert, decision, expected_version)
         at = decision.decided_at.isoformat()
         try:
@@ -381,24 +385,7 @@ class OpenSearchStore(ClaimMethods):
         except ConflictError:
             raise DecisionConflict(f"{alert.alert_id} was just decided by someone else") from None
         updated, audit_action = apply_decision(alert, decision)
-        try:
-            self._call(
-                "alert update",
-                self._client.index,
-                index=self.index["alerts"],
-                id=alert.alert_id,
-                body=self._alert_body(
-                    updated,
-                    doc["_source"]["platform"],
-                    created_audited=doc["_source"].get("created_audited", False),
-                    text=doc["_source"].get("text", ""),
-                ),
-                if_seq_no=doc["_seq_no"],
-                if_primary_term=doc["_primary_term"],
-                refresh=self._refresh,
-            )
-        except ConflictError:
-            raise DecisionConflict(f"{alert.alert_id} changed while deciding") from None
+        self._replace_alert(doc, updated, f"{alert.alert_id} changed while deciding")
         details = audit_details(alert, updated, decision)
         self._append_audit(
             actor=decision.analyst,
@@ -511,26 +498,25 @@ class OpenSearchStore(ClaimMethods):
             ],
         )
 
-    def _set_claim(
-        self,
-        alert_id: str,
-        change: ClaimChange,
-    ) -> Alert:
+    def _load_alert(self, alert_id: str) -> tuple[dict[str, Any], Alert]:
+        """The alert's document (for its concurrency tokens) and the alert in it."""
         doc = self._get("alerts", alert_id)
         if doc is None:
             raise AlertNotFound(alert_id)
-        alert = Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
-        now = utc_now()
-        updated, action, actor, details = change(alert, now)
+        return doc, Alert.model_validate_json(json.dumps(doc["_source"]["record"]))
+
+    def _replace_alert(self, doc: dict[str, Any], new: Alert, conflict: str) -> None:
+        """Write `new` over the alert document `doc`, unless someone changed it since it was
+        read (`DecisionConflict` with the message `conflict`)."""
         source = doc["_source"]
         try:
             self._call(
-                "alert claim",
+                "alert update",
                 self._client.index,
                 index=self.index["alerts"],
-                id=alert_id,
+                id=new.alert_id,
                 body=self._alert_body(
-                    updated,
+                    new,
                     source["platform"],
                     created_audited=source.get("created_audited", False),
                     text=source.get("text", ""),
@@ -540,7 +526,13 @@ class OpenSearchStore(ClaimMethods):
                 refresh=self._refresh,
             )
         except ConflictError:
-            raise DecisionConflict(f"{alert_id} changed meanwhile; load it again") from None
+            raise DecisionConflict(conflict) from None
+
+    def _set_claim(self, alert_id: str, change: ClaimChange) -> Alert:
+        doc, alert = self._load_alert(alert_id)
+        now = utc_now()
+        updated, action, actor, details = change(alert, now)
+        self._replace_alert(doc, updated, f"{alert_id} changed meanwhile; load it again")
         self._append_audit(
             actor=actor,
             action=action,

@@ -396,27 +396,10 @@ class SQLiteStore(ClaimMethods):
 
     def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
         with self._write() as cur:
-            row = cur.execute(
-                "SELECT record FROM alerts WHERE alert_id = ?", (decision.alert_id,)
-            ).fetchone()
-            if row is None:
-                raise AlertNotFound(decision.alert_id)
-            alert = Alert.model_validate_json(row[0])
+            alert = self._load_alert(cur, decision.alert_id)
             check_decidable(alert, decision, expected_version)
             updated, audit_action = apply_decision(alert, decision)
-            cur.execute(
-                "UPDATE alerts SET status = ?, version = ?, record = ?, assignee = NULL,"
-                " claimed_until = NULL WHERE alert_id = ? AND version = ?",
-                (
-                    updated.status.value,
-                    updated.version,
-                    updated.model_dump_json(),
-                    alert.alert_id,
-                    alert.version,
-                ),
-            )
-            if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; kept as a guard
-                raise DecisionConflict(f"{alert.alert_id} changed while deciding")
+            self._replace_alert(cur, alert, updated)
             at = decision.decided_at.isoformat()
             cur.execute(
                 "INSERT INTO decisions (alert_id, action, analyst, decided_at, record)"
@@ -531,32 +514,38 @@ class SQLiteStore(ClaimMethods):
             decisions=decisions,
         )
 
-    def _set_claim(
-        self,
-        alert_id: str,
-        change: ClaimChange,
-    ) -> Alert:
+    @staticmethod
+    def _load_alert(cur: sqlite3.Cursor, alert_id: str) -> Alert:
+        row = cur.execute("SELECT record FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
+        if row is None:
+            raise AlertNotFound(alert_id)
+        return Alert.model_validate_json(row[0])
+
+    @staticmethod
+    def _replace_alert(cur: sqlite3.Cursor, old: Alert, new: Alert) -> None:
+        """Write `new` over `old` (its review state and record), if `old` is still current."""
+        cur.execute(
+            "UPDATE alerts SET status = ?, version = ?, record = ?, assignee = ?,"
+            " claimed_until = ? WHERE alert_id = ? AND version = ?",
+            (
+                new.status.value,
+                new.version,
+                new.model_dump_json(),
+                new.assignee,
+                new.claimed_until.isoformat() if new.claimed_until else None,
+                old.alert_id,
+                old.version,
+            ),
+        )
+        if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; kept as a guard
+            raise DecisionConflict(f"{old.alert_id} changed meanwhile")
+
+    def _set_claim(self, alert_id: str, change: ClaimChange) -> Alert:
         with self._write() as cur:
-            row = cur.execute(
-                "SELECT record FROM alerts WHERE alert_id = ?", (alert_id,)
-            ).fetchone()
-            if row is None:
-                raise AlertNotFound(alert_id)
-            alert = Alert.model_validate_json(row[0])
+            alert = self._load_alert(cur, alert_id)
             now = utc_now()
             updated, action, actor, details = change(alert, now)
-            cur.execute(
-                "UPDATE alerts SET version = ?, record = ?, assignee = ?, claimed_until = ?"
-                " WHERE alert_id = ? AND version = ?",
-                (
-                    updated.version,
-                    updated.model_dump_json(),
-                    updated.assignee,
-                    updated.claimed_until.isoformat() if updated.claimed_until else None,
-                    alert_id,
-                    alert.version,
-                ),
-            )
+            self._replace_alert(cur, alert, updated)
             self._append_audit(
                 cur,
                 actor=actor,

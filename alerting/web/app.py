@@ -31,7 +31,7 @@ from alerting.accounts.roles import allows
 from alerting.exceptions import AlertNotFound, DecisionConflict
 from alerting.store import AlertQuery, AlertStore
 from alerting.store.decisions import holder
-from alerting.views import LOCAL_TZ
+from alerting.views import LOCAL_TZ, local_display
 from alerting.web.highlight import segments
 from alerting.web.i18n import LANGUAGES, translate
 from schemas import (
@@ -62,10 +62,6 @@ class _LoginRequired(Exception):
 
 class _Forbidden(Exception):
     pass
-
-
-def _local(moment: datetime | None) -> str:
-    return moment.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M") if moment else "—"
 
 
 def _local_date(value: str | None, next_day: bool = False) -> datetime | None:
@@ -107,7 +103,7 @@ def mount_review_ui(
         loader=PackageLoader("alerting.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
-    env.filters["local"] = _local
+    env.filters["local"] = local_display
     router = APIRouter()
     app.mount(
         "/static", StaticFiles(directory=str(files("alerting.web") / "static")), name="static"
@@ -537,7 +533,7 @@ def mount_review_ui(
                     [
                         e.seq,
                         e.at.isoformat(),
-                        _local(e.at),
+                        local_display(e.at),
                         e.actor,
                         e.action.value,
                         e.target,
