@@ -22,6 +22,7 @@ from canhbao._cli_common import (
 from canhbao.cli_deliver import deliver
 from canhbao.cli_digest import digest
 from canhbao.cli_ingest import collect, import_posts, intake
+from canhbao.cli_models import bench_classifier, eval_model, phobert_app, train_app
 from canhbao.cli_users import users_app
 from canhbao.settings import Settings
 from schemas.exceptions import CanhbaoError
@@ -29,11 +30,13 @@ from schemas.exceptions import CanhbaoError
 log = logging.getLogger("canhbao")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-train_app = typer.Typer(no_args_is_help=True, help="Train models.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (final line: key=value …).")
 schemas_app = typer.Typer(no_args_is_help=True, help="Record contracts.")
 audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit log.")
 app.add_typer(train_app, name="train")
+app.add_typer(phobert_app, name="phobert")
+app.command("eval")(eval_model)
+bench_app.command("classifier")(bench_classifier)
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
@@ -220,62 +223,6 @@ def topics(action: Annotated[str, typer.Argument(help="create | list")] = "creat
     typer.echo(f"created {len(created)} topic(s): {', '.join(created) or 'none (all exist)'}")
 
 
-@train_app.command("baseline")
-def train_baseline_cmd(
-    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
-    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
-    seed: int = 13,
-    target_precision: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.6,
-) -> None:
-    """Train every head of the fast CPU model and write its model card."""
-    from classifiers.baseline import TrainingOptions, train_baseline
-
-    settings = load_settings()
-    data_dir = data or settings.datasets_dir
-    out_dir = out or settings.baseline_dir
-    try:
-        model = train_baseline(
-            data_dir,
-            out_dir,
-            TrainingOptions(seed=seed, target_precision=target_precision),
-            progress=lambda line: typer.echo(line, err=True),
-        )
-    except CanhbaoError as exc:
-        raise fail(exc) from exc
-    typer.echo(f"model {model.version} written to {out_dir}")
-    for name, head in model.card["heads"].items():
-        dev = head["dev"]
-        auc = f" roc_auc={dev['roc_auc']}" if dev.get("roc_auc") is not None else ""
-        typer.echo(f"  {name:15s} dev macro_f1={dev['macro_f1']}{auc} ece={dev['ece']}")
-
-
-@app.command("eval")
-def eval_cmd(
-    dataset: Annotated[
-        str, typer.Option(help="vihsd|victsd|reintel|viclickbait|vispamreviews|vihos")
-    ],
-    file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
-    model: Annotated[Path | None, typer.Option(help="model folder")] = None,
-) -> None:
-    """Evaluate a model on a labelled file; prints one JSON object."""
-    from classifiers.baseline import BaselineModel
-    from classifiers.evaluate import evaluate
-
-    settings = load_settings()
-    try:
-        classifier = BaselineModel.load(model or settings.baseline_dir)
-        report = evaluate(
-            classifier,
-            dataset,
-            file,
-            progress=lambda done, total: typer.echo(f"\r{done}/{total}", err=True, nl=False),
-        )
-    except CanhbaoError as exc:
-        raise fail(exc) from exc
-    typer.echo("", err=True)
-    typer.echo(json.dumps(report, ensure_ascii=False))
-
-
 @bench_app.command("pipeline")
 def bench_pipeline_cmd(
     posts: Annotated[int, typer.Option(min=100)] = 20_000,
@@ -289,22 +236,6 @@ def bench_pipeline_cmd(
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
-
-
-@bench_app.command("classifier")
-def bench_classifier_cmd(
-    posts: Annotated[int, typer.Option(min=100)] = 20_000,
-    batch_size: Annotated[int, typer.Option(min=1)] = 256,
-    workers: Annotated[int, typer.Option(min=1, help="processes for the batch run")] = 2,
-) -> None:
-    """The fast CPU model on its own: batch throughput and single-post latency."""
-    from canhbao.bench import bench_classifier
-
-    try:
-        result = bench_classifier(load_settings(), posts, batch_size, workers=workers)
-    except CanhbaoError as exc:
-        raise fail(exc) from exc
-    typer.echo("model=baseline " + " ".join(f"{k}={v:g}" for k, v in result.items()))
 
 
 @bench_app.command("stack")

@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="baseline model; default DATA_DIR/models/baseline"
     )
+    classifier: Literal["baseline", "phobert"] = Field(
+        "baseline", description="the model the pipeline runs: fast CPU baseline, or PhoBERT"
+    )
+    phobert_model: str | None = Field(
+        None, description="PhoBERT model folder or hub id; default DATA_DIR/models/phobert"
+    )
+    phobert_backend: Literal["torch", "int8", "onnx", "onnx-int8"] = Field(
+        "onnx-int8", description="where PhoBERT runs (ONNX needs `canhbao phobert export`)"
+    )
+    phobert_threads: int | None = Field(None, ge=1, le=256, description="intra-op threads")
     store_backend: Literal["sqlite", "opensearch", "elasticsearch"] = Field(
         "sqlite", description="review store: embedded SQLite, or a search index"
     )
@@ -93,6 +103,10 @@ class Settings(BaseSettings):
     @property
     def baseline_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models" / "baseline"
+
+    @property
+    def phobert_ref(self) -> str:
+        return self.phobert_model or str(self.data_dir / "models" / "phobert")
 
     @property
     def digests_dir(self) -> Path:

@@ -25,6 +25,12 @@ def open_accounts(settings: Settings) -> AccountStore:
 
 
 def load_classifier(settings: Settings) -> Classifier:
+    if settings.classifier == "phobert":
+        from classifiers.phobert.model import PhobertClassifier
+
+        return PhobertClassifier.load(
+            settings.phobert_ref, settings.phobert_backend, settings.phobert_threads
+        )
     return BaselineModel.load(settings.baseline_dir)
 
 

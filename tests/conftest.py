@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from alerting.store import SQLiteStore
 from classifiers.baseline import BaselineModel, FeatureConfig, TrainingOptions, train_baseline
+from schemas import SkipReason
 from stream_jobs.dedup import DedupIndex
 from stream_jobs.parse import ParseLimits
 from stream_jobs.pipeline import PipelineContext
@@ -26,6 +27,21 @@ from stream_jobs.routing import RoutingPolicy
 # never a coin toss; developers' runs keep exploring new examples (and the database of failures).
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+# Inputs every model must survive, with the outcome `predict` gives each: (text, skip reason).
+ODD_TEXTS: list[tuple[str, SkipReason | None]] = [
+    ("", SkipReason.NO_TEXT),
+    ("😂😂😂", SkipReason.NO_TEXT),
+    ("a", SkipReason.NO_TEXT),
+    ("Great article, thanks for sharing it with the world", SkipReason.NOT_VIETNAMESE),
+    ("مرحبا بكم في المدينة الجميلة", SkipReason.NOT_VIETNAMESE),
+    ("今天天气很好", SkipReason.NOT_VIETNAMESE),
+    ("\u200b\u200c\u200d", SkipReason.NO_TEXT),
+    ("bọn \u200bbắc kỳ cút hết", None),
+    ("tiếng Việt xen English mixed một chút thôi nha", None),
+    ("ngu \ud800 vãi thật sự đó", None),  # a lone surrogate from a broken decoder
+    ("đm " * 350_000, None),  # ~1 MB
+]
 
 CLEAN = [
     "hôm nay trời đẹp quá đi chơi thôi",
@@ -229,6 +245,48 @@ def tiny_model_dir(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir: Path) -> BaselineModel:
     return BaselineModel.load(tiny_model_dir)
+
+
+def tiny_corpus_words(data: Path) -> list[str]:
+    """Word-segmented words of the tiny datasets: what a tiny PhoBERT tokenizer is learned from."""
+    from classifiers.text import normalize_text, text_for_model
+    from classifiers.text.segment import make_segmenter
+
+    segmenter = make_segmenter("pyvi")
+    texts = [*CLEAN, *OFFENSIVE, *HATE, *MISINFO, *CLICKBAIT, *SPAM, "tiêu đề đoạn mở đầu"]
+    return [w for t in texts for w in segmenter.segment(text_for_model(normalize_text(t))).split()]
+
+
+@pytest.fixture(scope="session")
+def tiny_phobert_base(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PhoBERT-shaped network (2 layers, hidden 32) with random weights and its own BPE
+    tokenizer (vocab.txt, bpe.codes): built here, never downloaded."""
+    pytest.importorskip("torch", reason="the PhoBERT path needs the `phobert` extra")
+    from classifiers.phobert.scaffold import build_random_phobert
+
+    return build_random_phobert(
+        tmp_path_factory.mktemp("phobert-base"), tiny_corpus_words(tiny_data), size="tiny"
+    )
+
+
+TINY_PHOBERT_STEPS = 300
+
+
+@pytest.fixture(scope="session")
+def tiny_phobert_dir(
+    tiny_data: Path, tiny_phobert_base: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny network fine-tuned on the tiny datasets, every head, then exported to ONNX."""
+    from classifiers.phobert.export import export_folder
+    from classifiers.phobert.train import PhobertTrainingOptions, train_phobert
+
+    out = tmp_path_factory.mktemp("phobert")
+    options = PhobertTrainingOptions(
+        base=str(tiny_phobert_base), max_steps=TINY_PHOBERT_STEPS, learning_rate=2e-3
+    )
+    train_phobert(tiny_data, out, options, progress=lambda _: None)
+    export_folder(out)
+    return out
 
 
 @pytest.fixture

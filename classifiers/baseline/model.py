@@ -18,18 +18,19 @@ import scipy.sparse as sp
 
 from classifiers.base import ClassifierInput
 from classifiers.baseline.features import FeatureConfig, Featurizer, word_ngrams
-from classifiers.baseline.heads import HEADS, HeadSpec, meta_features
-from classifiers.baseline.spans import SPAN_CARD, SpanModel
+from classifiers.baseline.meta import meta_features
+from classifiers.baseline.spans import SPAN_CARD, SpanModel, span_evidence
 from classifiers.exceptions import ClassifierError, ModelNotFoundError
-from classifiers.text import detect_language, text_for_model
-from schemas import Classification, Evidence, EvidenceKind, Label, SkipReason, utc_now
+from classifiers.heads import HEADS, HeadSpec
+from classifiers.scoring import ScoringModel, record_scores
+from classifiers.text import text_for_model
+from schemas import Evidence, EvidenceKind, Label
 
 __all__ = ["MODEL_NAME", "BaselineModel", "LinearHead"]
 
 MODEL_NAME = "canhbao-baseline"
 CARD_FILE = "model.json"
 _EVIDENCE_PER_LABEL = 5
-_MIN_LETTERS = 2
 
 
 @dataclass
@@ -65,7 +66,7 @@ class LinearHead:
         return cache[class_index]
 
 
-class BaselineModel:
+class BaselineModel(ScoringModel):
     """Fast CPU classifier: one hashed TF-IDF transform, one linear head per task."""
 
     def __init__(
@@ -157,42 +158,6 @@ class BaselineModel:
 
     # prediction ---------------------------------------------------------------------------
 
-    def predict(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
-        now = utc_now()
-        thresholds = self.thresholds
-        model_texts = [text_for_model(item.text) for item in batch]
-        skipped: dict[int, SkipReason] = {}
-        for i, (item, model_text) in enumerate(zip(batch, model_texts, strict=True)):
-            if not _has_letters(model_text, _MIN_LETTERS):
-                skipped[i] = SkipReason.NO_TEXT
-                continue
-            language = item.language or detect_language(item.text).code
-            if language != "vi":
-                skipped[i] = SkipReason.NOT_VIETNAMESE
-        live = [i for i in range(len(batch)) if i not in skipped]
-        scores: list[dict[Label, float]] = [{} for _ in batch]
-        if live:
-            self._score(batch, model_texts, live, scores)
-        results = []
-        for i, item in enumerate(batch):
-            reason = skipped.get(i)
-            decided = [label for label, score in scores[i].items() if score >= thresholds[label]]
-            evidence = self._evidence(item.text, model_texts[i], decided) if reason is None else []
-            results.append(
-                Classification(
-                    post_id=item.post_id,
-                    model=self.name,
-                    model_version=self.version,
-                    scores=scores[i],
-                    thresholds=thresholds,
-                    labels=decided,
-                    evidence=evidence,
-                    skipped=reason,
-                    classified_at=now,
-                )
-            )
-        return results
-
     def _score(
         self,
         batch: Sequence[ClassifierInput],
@@ -215,29 +180,7 @@ class BaselineModel:
                 rows, proba = titled, head.proba(x_title, None)
             else:
                 rows, proba = live, head.proba(x_text, meta if head.spec.uses_meta else None)
-            kinds = head.spec.kinds
-            for row, probabilities in zip(rows, proba, strict=True):
-                if kinds is not None and batch[row].kind not in kinds:
-                    continue
-                for label, class_index in head.spec.labels.items():
-                    scores[row][label] = round(float(probabilities[class_index]), 6)
-
-    def _span_evidence(self, text: str, labels: list[Label]) -> list[Evidence]:
-        """Character spans of the offending words, for hostile and toxic flags only."""
-        label = next((lab for lab in _SPAN_LABELS if lab in labels), None)
-        if self.spans is None or label is None:
-            return []
-        return [
-            Evidence(
-                label=label,
-                kind=EvidenceKind.SPAN,
-                text=text[start:end],
-                weight=round(strength, 4),
-                start=start,
-                end=end,
-            )
-            for start, end, strength in self.spans.spans(text)
-        ]
+            record_scores(head.spec, rows, proba, batch, scores)
 
     def _evidence(self, text: str, model_text: str, labels: list[Label]) -> list[Evidence]:
         """The word n-grams that pushed each decided label up most, located in `text`."""
@@ -247,7 +190,7 @@ class BaselineModel:
         columns = np.array([self.featurizer.word_column(g) for g in ngrams], dtype=np.int64)
         assert self.featurizer.idf is not None
         idf = self.featurizer.idf[columns]
-        evidence: list[Evidence] = self._span_evidence(text, labels)
+        evidence: list[Evidence] = span_evidence(self.spans, text, labels)
         for label in labels:
             head = next(h for h in self.heads if label in h.spec.labels)
             if head.spec.source == "title":
@@ -268,19 +211,6 @@ class BaselineModel:
                     )
                 )
         return evidence
-
-
-_SPAN_LABELS = (Label.HATE, Label.OFFENSIVE, Label.TOXIC)
-
-
-def _has_letters(text: str, wanted: int) -> bool:
-    """At least `wanted` letters: stops counting as soon as it knows (texts can be long)."""
-    for char in text:
-        if char.isalpha():
-            wanted -= 1
-            if wanted <= 0:
-                return True
-    return wanted <= 0
 
 
 def _locate(text: str, ngram: str) -> tuple[int, int] | None:

@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.datasets import file_sha256
 from classifiers.exceptions import DatasetError
 from classifiers.text import fold
+from schemas import Evidence, EvidenceKind, Label
 
 __all__ = [
     "SPAN_CARD",
@@ -33,6 +34,7 @@ __all__ = [
     "char_f1",
     "read_vihos",
     "span_char_f1",
+    "span_evidence",
     "train_span_model",
     "word_spans",
 ]
@@ -187,6 +189,27 @@ class SpanModel:
                 float(card["threshold"]),
                 card,
             )
+
+
+_SPAN_LABELS = (Label.HATE, Label.OFFENSIVE, Label.TOXIC)
+
+
+def span_evidence(model: SpanModel | None, text: str, labels: list[Label]) -> list[Evidence]:
+    """Character spans of the offending words, for hostile and toxic flags only (any model)."""
+    label = next((lab for lab in _SPAN_LABELS if lab in labels), None)
+    if model is None or label is None:
+        return []
+    return [
+        Evidence(
+            label=label,
+            kind=EvidenceKind.SPAN,
+            text=text[start:end],
+            weight=round(strength, 4),
+            start=start,
+            end=end,
+        )
+        for start, end, strength in model.spans(text)
+    ]
 
 
 def span_char_f1(model: SpanModel, rows: list[tuple[str, set[int]]]) -> float:

@@ -21,47 +21,24 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, f1_score
-from sklearn.model_selection import train_test_split
+from sklearn.metrics import average_precision_score
 
 from classifiers.baseline.features import FeatureConfig, Featurizer
-from classifiers.baseline.heads import HEADS, HeadSpec, meta_features
+from classifiers.baseline.meta import meta_features
 from classifiers.baseline.model import MODEL_NAME, BaselineModel, LinearHead
 from classifiers.baseline.spans import train_span_model
-from classifiers.datasets import LabelledSet, file_sha256, read_dataset
+from classifiers.datasets import LabelledSet
+from classifiers.dev_report import dev_evaluation
 from classifiers.exceptions import DatasetError
-from classifiers.metrics import choose_threshold, classification_report
+from classifiers.heads import HEADS, HeadSpec
+from classifiers.metrics import fit_decision_offsets
 from classifiers.text import normalize_text, text_for_model
+from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
 from schemas import utc_now
 
-__all__ = ["DEFAULT_PLAN", "DataSplit", "TrainingOptions", "train_baseline"]
+__all__ = ["TrainingOptions", "train_baseline"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class DataSplit:
-    """Where one head's data comes from, relative to the datasets folder."""
-
-    train: tuple[tuple[str, str], ...]  # (dataset reader, relative path)
-    dev: tuple[str, str] | None  # None: hold out a stratified fifth of train
-
-
-DEFAULT_PLAN: dict[str, DataSplit] = {
-    "hostile": DataSplit(
-        train=(("vihsd", "vihsd/train.csv"), ("vlsp2019", "vlsp2019_hsd/train.csv")),
-        dev=("vihsd", "vihsd/dev.csv"),
-    ),
-    "toxic": DataSplit(
-        train=(("victsd", "victsd/ViCTSD_train.csv"),), dev=("victsd", "victsd/ViCTSD_valid.csv")
-    ),
-    "misinformation": DataSplit(train=(("reintel", "reintel/train.csv"),), dev=None),
-    "clickbait": DataSplit(train=(("viclickbait", "viclickbait/train.csv"),), dev=None),
-    "spam": DataSplit(
-        train=(("vispamreviews", "vispamreviews/train.csv"),),
-        dev=("vispamreviews", "vispamreviews/dev.csv"),
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,37 +66,6 @@ def _prepare(data: LabelledSet, spec: HeadSpec) -> _Prepared:
     return _Prepared(model_texts, meta, np.asarray(data.y, dtype=np.int64))
 
 
-def _subset(data: LabelledSet, rows: np.ndarray) -> LabelledSet:
-    out = LabelledSet(data.name, data.classes)
-    for i in rows:
-        out.add(data.texts[i], data.y[i], data.titles[i], data.engagement[i])
-    return out
-
-
-def _load_head_data(
-    spec: HeadSpec, split: DataSplit, root: Path, seed: int, hashes: dict[str, Any]
-) -> tuple[LabelledSet, LabelledSet]:
-    parts = []
-    for reader, rel in split.train:
-        path = root / rel
-        parts.append(read_dataset(reader, path))
-        hashes[rel] = {"sha256": file_sha256(path), "rows": len(parts[-1])}
-    train = parts[0]
-    for extra in parts[1:]:
-        for i in range(len(extra)):
-            train.add(extra.texts[i], extra.y[i], extra.titles[i], extra.engagement[i])
-    if split.dev is not None:
-        path = root / split.dev[1]
-        dev = read_dataset(split.dev[0], path)
-        hashes[split.dev[1]] = {"sha256": file_sha256(path), "rows": len(dev)}
-        return train, dev
-    rows = np.arange(len(train))
-    fit_rows, dev_rows = train_test_split(
-        rows, test_size=0.2, random_state=seed, stratify=np.asarray(train.y)
-    )
-    return _subset(train, np.sort(fit_rows)), _subset(train, np.sort(dev_rows))
-
-
 def _design(featurizer: Featurizer, data: _Prepared, spec: HeadSpec) -> sp.csr_matrix:
     x = featurizer.transform(data.model_texts)
     if spec.uses_meta:
@@ -143,11 +89,41 @@ def _fit(x: sp.csr_matrix, y: np.ndarray, c: float, opts: TrainingOptions) -> Lo
     return model
 
 
-def _score_for_selection(model: LogisticRegression, x: sp.csr_matrix, y: np.ndarray) -> float:
-    proba = model.predict_proba(x)
-    if proba.shape[1] == 2:
-        return float(average_precision_score(y, proba[:, 1]))
-    return float(f1_score(y, proba.argmax(axis=1), average="macro"))
+def _score_for_selection(
+    coef: np.ndarray, intercept: np.ndarray, x: sp.csr_matrix, y: np.ndarray
+) -> float:
+    """Dev average precision (binary heads: ranking is what thresholds work on), or macro-F1
+    under the decision rule the model will use (multi-class: argmax after tuned offsets)."""
+    logits = np.asarray(x @ coef.T) + intercept
+    if logits.shape[1] == 1:
+        return float(average_precision_score(y, logits[:, 0]))
+    logits -= logits.max(axis=1, keepdims=True)
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return fit_decision_offsets(proba, y)[1]
+
+
+def _nb_ratios(x: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratios per feature (Wang & Manning 2012, NB-LR): how much more
+    often a feature occurs in positive than in negative rows, smoothed."""
+    present = x.copy()
+    present.data[:] = 1.0
+    pos = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    ratios: np.ndarray = np.log((pos / pos.sum()) / (neg / neg.sum())).astype(np.float32)
+    return ratios
+
+
+def _candidates(
+    x_train: sp.csr_matrix, y: np.ndarray, n_text: int, opts: TrainingOptions
+) -> list[tuple[str, float, np.ndarray | None]]:
+    """(kind, C, feature scaling): plain logistic regression for every head and, for binary
+    heads, NB-LR (text features scaled by their NB ratios; engagement features unscaled)."""
+    plain: list[tuple[str, float, np.ndarray | None]] = [("lr", c, None) for c in opts.c_grid]
+    if len(np.unique(y)) > 2:
+        return plain
+    scale = np.ones(x_train.shape[1], dtype=np.float32)
+    scale[:n_text] = _nb_ratios(x_train[:, :n_text], y)
+    return plain + [("nb-lr", c, scale) for c in opts.c_grid]
 
 
 def _train_head(
@@ -158,43 +134,40 @@ def _train_head(
     opts: TrainingOptions,
 ) -> tuple[LinearHead, dict[str, Any]]:
     x_train, x_dev = _design(featurizer, train, spec), _design(featurizer, dev, spec)
-    best: tuple[float, float, LogisticRegression] | None = None
-    for c in opts.c_grid:
-        model = _fit(x_train, train.y, c, opts)
-        score = _score_for_selection(model, x_dev, dev.y)
-        log.info("head %s: C=%s dev selection score %.4f", spec.name, c, score)
-        if best is None or score > best[0]:
-            best = (score, c, model)
-    assert best is not None
-    _, c, model = best
-    coef = np.asarray(model.coef_, dtype=np.float32)
     n_text = featurizer.config.n_features
+    best: tuple[float, str, float, np.ndarray, np.ndarray] | None = None
+    for kind, c, scale in _candidates(x_train, train.y, n_text, opts):
+        fit_x = x_train if scale is None else x_train.multiply(scale).tocsr()
+        model = _fit(fit_x, train.y, c, opts)
+        coef = np.asarray(model.coef_, dtype=np.float32)
+        if scale is not None:  # w·(r⊙x) = (w⊙r)·x: the head stays one plain linear layer
+            coef = coef * scale
+        score = _score_for_selection(coef, model.intercept_, x_dev, dev.y)
+        log.info("head %s: %s C=%s dev selection score %.4f", spec.name, kind, c, score)
+        if best is None or score > best[0]:
+            best = (score, kind, c, coef, np.asarray(model.intercept_))
+    assert best is not None
+    _, kind, c, coef, intercept = best
     head = LinearHead(
         spec=spec,
-        coef=coef[:, :n_text],
-        intercept=np.asarray(model.intercept_, dtype=np.float32),
-        meta_coef=coef[:, n_text:] if spec.uses_meta else None,
+        coef=coef[:, :n_text].astype(np.float32),
+        intercept=intercept.astype(np.float32),
+        meta_coef=coef[:, n_text:].astype(np.float32) if spec.uses_meta else None,
         thresholds={},
     )
     proba = head.proba(x_dev[:, :n_text], dev.meta if spec.uses_meta else None)
-    report = classification_report(dev.y, proba.argmax(axis=1), proba, spec.classes)
-    threshold_reports = {}
-    for label, class_index in spec.labels.items():
-        truth = (dev.y == class_index).astype(np.int64)
-        threshold, numbers = choose_threshold(truth, proba[:, class_index], opts.target_precision)
-        head.thresholds[label] = round(threshold, 6)
-        threshold_reports[label.value] = numbers
+    thresholds, dev_fields = dev_evaluation(spec, dev.y, proba, opts.target_precision, opts.seed)
+    head.thresholds.update(thresholds)
     card = {
         "classes": list(spec.classes),
         "labels": {label.value: i for label, i in spec.labels.items()},
         "source": spec.source,
         "uses_meta": spec.uses_meta,
+        "learner": kind,
         "C": c,
         "train_rows": len(train.y),
         "dev_rows": len(dev.y),
-        "thresholds": {label.value: t for label, t in head.thresholds.items()},
-        "dev": report,
-        "dev_at_threshold": threshold_reports,
+        **dev_fields,
     }
     return head, card
 
@@ -214,7 +187,7 @@ def train_baseline(
     prepared: dict[str, tuple[_Prepared, _Prepared]] = {}
     specs = [spec for spec in HEADS if spec.name in plan]
     for spec in specs:
-        train, dev = _load_head_data(spec, plan[spec.name], data_dir, opts.seed, hashes)
+        train, dev = load_head_data(spec, plan[spec.name], data_dir, opts.seed, hashes)
         prepared[spec.name] = (_prepare(train, spec), _prepare(dev, spec))
         progress(f"loaded {spec.name}: train {len(train)} rows, dev {len(dev)} rows")
     featurizer = Featurizer(opts.features)

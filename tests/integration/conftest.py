@@ -145,3 +145,16 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, list[Any], Path]]:
         yield controller.port, received, cert
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_model_dir: Path, tiny_data: Path) -> dict[str, str]:
+    """Environment for CLI runs: a fresh data dir, the tiny baseline, the tiny datasets, and
+    no hub access (a test must never download a model)."""
+    return {
+        "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_MODEL_DIR": str(tiny_model_dir),
+        "CANHBAO_DATASETS_DIR": str(tiny_data),
+        "CANHBAO_LOG_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+    }

@@ -21,16 +21,6 @@ pytestmark = pytest.mark.integration
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, tiny_model_dir: Path, tiny_data: Path) -> dict[str, str]:
-    return {
-        "CANHBAO_DATA_DIR": str(tmp_path / "var"),
-        "CANHBAO_MODEL_DIR": str(tiny_model_dir),
-        "CANHBAO_DATASETS_DIR": str(tiny_data),
-        "CANHBAO_LOG_LEVEL": "WARNING",
-    }
-
-
 def mixed_file(path: Path) -> Path:
     lines = [
         line(external_id="1", text="bọn bắc kỳ cút hết về quê đi"),

@@ -13,7 +13,7 @@ from classifiers import ClassifierInput, ModelNotFoundError
 from classifiers.baseline import BaselineModel, Featurizer, train_baseline
 from classifiers.evaluate import evaluate
 from schemas import Classification, EvidenceKind, Label, PostKind, SkipReason
-from tests.conftest import TINY_OPTIONS
+from tests.conftest import ODD_TEXTS, TINY_OPTIONS
 
 ID = "0" * 32
 
@@ -52,22 +52,7 @@ def test_missing_model_says_how_to_build_one(tmp_path: Path) -> None:
         BaselineModel.load(tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("text", "outcome"),
-    [
-        ("", SkipReason.NO_TEXT),
-        ("😂😂😂", SkipReason.NO_TEXT),
-        ("a", SkipReason.NO_TEXT),
-        ("Great article, thanks for sharing it with the world", SkipReason.NOT_VIETNAMESE),
-        ("مرحبا بكم في المدينة الجميلة", SkipReason.NOT_VIETNAMESE),
-        ("今天天气很好", SkipReason.NOT_VIETNAMESE),
-        ("\u200b\u200c\u200d", SkipReason.NO_TEXT),
-        ("bọn \u200bbắc kỳ cút hết", None),
-        ("tiếng Việt xen English mixed một chút thôi nha", None),
-        ("ngu \ud800 vãi thật sự đó", None),  # a lone surrogate from a broken decoder
-        ("đm " * 350_000, None),  # ~1 MB
-    ],
-)
+@pytest.mark.parametrize(("text", "outcome"), ODD_TEXTS)
 def test_predict_has_a_defined_outcome_for_any_text(
     tiny_model: BaselineModel, text: str, outcome: SkipReason | None
 ) -> None:

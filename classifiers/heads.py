@@ -1,16 +1,15 @@
-"""The heads of the baseline model: which labels each predicts, from what input, on what data."""
+"""The tasks every model answers: which labels each head predicts, from what input, on what data.
+
+Shared by the baseline and PhoBERT models, training and evaluation."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
+from schemas import Label, PostKind
 
-from schemas import Engagement, Label, PostKind
-
-__all__ = ["HEADS", "META_FEATURES", "HeadSpec", "head_for_dataset", "meta_features"]
+__all__ = ["HEADS", "HeadSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,40 +58,3 @@ HEADS: tuple[HeadSpec, ...] = (
         kinds=frozenset({PostKind.REVIEW}),  # ViSpamReviews: e-commerce reviews
     ),
 )
-
-_DATASET_HEAD = {
-    "vihsd": "hostile",
-    "vlsp2019": "hostile",
-    "vihos": "hostile",
-    "victsd": "toxic",
-    "reintel": "misinformation",
-    "viclickbait": "clickbait",
-    "vispamreviews": "spam",
-}
-
-# No "counter missing" flags: in ReINTEL a missing counter goes with unreliable posts (38% vs
-# 17%), a quirk of that crawl that made every comment without counters look unreliable here.
-META_FEATURES = ("log_likes", "log_comments", "log_shares", "has_url", "log_length")
-
-
-def head_for_dataset(dataset: str) -> HeadSpec:
-    name = _DATASET_HEAD[dataset]
-    return next(h for h in HEADS if h.name == name)
-
-
-def _log_count(value: int | None) -> float:
-    # Divided by ~log(1e5) so typical counters land in [0, 1] next to unit-norm text features.
-    return 0.0 if value is None else math.log1p(value) / 11.5
-
-
-def meta_features(engagement: Engagement, text: str) -> np.ndarray:
-    return np.array(
-        [
-            _log_count(engagement.likes),
-            _log_count(engagement.comments),
-            _log_count(engagement.shares),
-            float("<url>" in text or "http" in text),
-            math.log1p(len(text)) / 10.0,
-        ],
-        dtype=np.float32,
-    )

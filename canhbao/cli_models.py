@@ -1,0 +1,194 @@
+"""Model commands: `train baseline|phobert`, `phobert export`, `eval`, `bench classifier`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from canhbao._cli_common import fail, load_settings, require_extra
+from schemas.exceptions import CanhbaoError
+
+if TYPE_CHECKING:
+    from classifiers.base import Classifier
+
+__all__ = ["bench_classifier", "eval_model", "phobert_app", "train_app"]
+
+train_app = typer.Typer(no_args_is_help=True, help="Train models.")
+phobert_app = typer.Typer(no_args_is_help=True, help="PhoBERT model tools.")
+
+_BACKEND_HELP = "PhoBERT backend: torch | int8 | onnx | onnx-int8"
+
+
+def _echo_err(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _print_heads(heads: dict[str, dict[str, object]]) -> None:
+    for name, head in heads.items():
+        dev = head["dev"]
+        assert isinstance(dev, dict)
+        decided = head.get("dev_decision")
+        tuned = f" decision_macro_f1={decided['macro_f1']}" if isinstance(decided, dict) else ""
+        auc = f" roc_auc={dev['roc_auc']}" if dev.get("roc_auc") is not None else ""
+        typer.echo(
+            f"  {name:15s} dev argmax_macro_f1={dev['macro_f1']}{tuned}{auc} ece={dev['ece']}"
+        )
+
+
+@train_app.command("baseline")
+def train_baseline_cmd(
+    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
+    seed: int = 13,
+    target_precision: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.6,
+) -> None:
+    """Train every head of the fast CPU model and write its model card."""
+    from classifiers.baseline import TrainingOptions, train_baseline
+
+    settings = load_settings()
+    out_dir = out or settings.baseline_dir
+    try:
+        model = train_baseline(
+            data or settings.datasets_dir,
+            out_dir,
+            TrainingOptions(seed=seed, target_precision=target_precision),
+            progress=_echo_err,
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"model {model.version} written to {out_dir}")
+    _print_heads(model.card["heads"])
+
+
+@train_app.command("phobert")
+def train_phobert_cmd(
+    base: Annotated[
+        str, typer.Option(help="pretrained PhoBERT: hub id or folder (vinai/phobert-base: MIT)")
+    ] = "vinai/phobert-base",
+    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
+    epochs: Annotated[float, typer.Option(min=0.01)] = 2.0,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="overrides --epochs")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1.0)] = 3e-5,
+    seed: int = 13,
+    target_precision: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.6,
+    export: Annotated[bool, typer.Option(help="also export ONNX (fp32 and int8)")] = True,
+) -> None:
+    """Fine-tune PhoBERT on every head (runs where the base weights are available)."""
+    require_extra("torch", "phobert")
+    from classifiers.phobert.train import PhobertTrainingOptions, train_phobert
+
+    settings = load_settings()
+    out_dir = out or Path(settings.phobert_ref)
+    options = PhobertTrainingOptions(
+        base=base,
+        seed=seed,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        target_precision=target_precision,
+    )
+    try:
+        model = train_phobert(data or settings.datasets_dir, out_dir, options, progress=_echo_err)
+        if export:
+            from classifiers.phobert.export import export_folder
+
+            export_folder(out_dir)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"model {model.card['version']} written to {out_dir}")
+    _print_heads(model.card["heads"])
+
+
+@phobert_app.command("export")
+def phobert_export_cmd(
+    model: Annotated[Path | None, typer.Option(help="PhoBERT model folder")] = None,
+) -> None:
+    """Export a PhoBERT model to ONNX (model.onnx and the int8 model.int8.onnx beside it)."""
+    require_extra("torch", "phobert")
+    require_extra("onnxruntime", "onnx")
+    directory = model or Path(load_settings().phobert_ref)
+    try:
+        from classifiers.phobert.export import export_folder
+
+        written = export_folder(directory)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    for path in written:
+        typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def _load_model(directory: Path, backend: str) -> Classifier:
+    """The model in `directory`, whichever kind it is (PhoBERT folders have `phobert.json`)."""
+    from classifiers.baseline import BaselineModel
+    from classifiers.phobert.model import CARD_FILE, PhobertClassifier
+
+    if (directory / CARD_FILE).is_file():
+        return PhobertClassifier.load(directory, backend=backend)
+    return BaselineModel.load(directory)
+
+
+def eval_model(
+    dataset: Annotated[
+        str, typer.Option(help="vihsd|victsd|reintel|viclickbait|vispamreviews|vihos")
+    ],
+    file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
+    model: Annotated[Path | None, typer.Option(help="model folder (baseline or PhoBERT)")] = None,
+    backend: Annotated[str, typer.Option(help=_BACKEND_HELP)] = "torch",
+) -> None:
+    """Evaluate a model on a labelled file; prints one JSON object."""
+    from classifiers.evaluate import evaluate
+
+    settings = load_settings()
+    try:
+        classifier = _load_model(model or settings.baseline_dir, backend)
+        report = evaluate(
+            classifier,
+            dataset,
+            file,
+            progress=lambda done, total: typer.echo(f"\r{done}/{total}", err=True, nl=False),
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo("", err=True)
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+def bench_classifier(
+    model: Annotated[str, typer.Option(help="baseline | phobert")] = "baseline",
+    posts: Annotated[int | None, typer.Option(min=50, help="default 20000; PhoBERT 512")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="posts per predict call")] = 256,
+    workers: Annotated[int, typer.Option(min=1, help="baseline: processes")] = 2,
+    backend: Annotated[str, typer.Option(help=_BACKEND_HELP)] = "onnx-int8",
+    model_dir: Annotated[
+        Path | None, typer.Option(help="PhoBERT folder; default: random PhoBERT-base shape")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="PhoBERT intra-op threads")] = None,
+) -> None:
+    """One model on its own: batch throughput and single-post latency (final key=value line)."""
+    try:
+        if model == "baseline":
+            from canhbao.bench import bench_classifier as run_baseline
+
+            result = run_baseline(load_settings(), posts or 20_000, batch_size, workers=workers)
+            label = "baseline"
+        elif model == "phobert":
+            require_extra("torch", "phobert")
+            if backend.startswith("onnx"):
+                require_extra("onnxruntime", "onnx")
+            from canhbao.bench_phobert import bench_phobert
+
+            result = bench_phobert(
+                backend, posts or 512, batch_size, model_dir=model_dir, threads=threads
+            )
+            label = f"phobert-{backend}"
+        else:
+            raise typer.BadParameter("baseline or phobert", param_hint="--model")
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"model={label} " + " ".join(f"{k}={v:g}" for k, v in result.items()))

@@ -1,0 +1,87 @@
+"""The PhoBERT path from the command line: train (and export), eval, bench, and the embedded
+pipeline running on PhoBERT — all on tiny models the tests build, never a hub download."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("torch", reason="the PhoBERT path needs the `phobert` extra")
+
+from canhbao._cli_common import EXIT_REJECTED
+from canhbao.cli import app
+
+pytestmark = pytest.mark.integration
+
+runner = CliRunner()
+
+
+def test_train_phobert_writes_and_exports_a_model(
+    tmp_path: Path, env: dict[str, str], tiny_phobert_base: Path
+) -> None:
+    out = tmp_path / "phobert"
+    args = ["train", "phobert", "--base", str(tiny_phobert_base), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--max-steps", "20", "--learning-rate", "1e-3"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "hostile" in result.stdout
+    card = json.loads((out / "phobert.json").read_text(encoding="utf-8"))
+    assert card["training_steps"] == 20
+    assert (out / "model.onnx").is_file()
+    assert (out / "model.int8.onnx").stat().st_size < (out / "model.onnx").stat().st_size
+
+
+def test_train_phobert_without_weights_is_a_clear_error(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    args = ["train", "phobert", "--base", "vinai/phobert-base", "--out", str(tmp_path / "x")]
+    result = runner.invoke(app, args, env={**env, "HF_HOME": str(tmp_path / "hf")})
+    assert result.exit_code == 1
+    assert "cannot load the base model 'vinai/phobert-base'" in result.output
+
+
+def test_eval_reads_a_phobert_folder(
+    env: dict[str, str], tiny_data: Path, tiny_phobert_dir: Path
+) -> None:
+    args = ["eval", "--model", str(tiny_phobert_dir), "--backend", "onnx-int8"]
+    result = runner.invoke(
+        app, [*args, "--dataset", "vihsd", "--file", str(tiny_data / "vihsd/dev.csv")], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["model"].startswith("canhbao-phobert@")
+    assert report["model"].endswith("+onnx-int8")
+    assert report["macro_f1"] >= 0.9
+    assert report["empty_rows"] == 1
+
+
+def test_bench_phobert_ends_with_the_key_value_line(
+    env: dict[str, str], tiny_phobert_dir: Path
+) -> None:
+    args = ["bench", "classifier", "--model", "phobert", "--model-dir", str(tiny_phobert_dir)]
+    result = runner.invoke(app, [*args, "--posts", "60", "--batch-size", "16"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "length mix" in result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("model=phobert-onnx-int8 ")
+    values = {k: float(v) for k, v in (kv.split("=") for kv in last.split()[1:])}
+    assert values["posts_per_s"] > 0
+    assert values["p95_ms"] > 0
+    assert values["rss_mb"] > 0
+    assert 0 < values["peak_fraction"] < 1  # a 2-layer toy is far from the peak
+
+
+def test_the_embedded_pipeline_runs_on_phobert(env: dict[str, str], tiny_phobert_dir: Path) -> None:
+    env = {
+        **env,
+        "CANHBAO_CLASSIFIER": "phobert",
+        "CANHBAO_PHOBERT_MODEL": str(tiny_phobert_dir),
+        "CANHBAO_PHOBERT_BACKEND": "int8",
+    }
+    result = runner.invoke(app, ["run", "--json"], env=env)
+    assert result.exit_code == EXIT_REJECTED, result.output  # the sample's malformed lines
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["balanced"] is True
+    assert summary["processed"] > 100
