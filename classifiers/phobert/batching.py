@@ -3,9 +3,9 @@
 Sorting windows by length before batching keeps a batch's rows close in size (a 12-token comment
 is not padded to 256 next to an article window); the budget bounds rows × longest row, so a batch
 of long windows is small and a batch of short ones is large. Small budgets win on a CPU: with
-PhoBERT-base on this 2-core machine, 512 tokens per batch ran the length mix of `canhbao bench
-classifier --model phobert` at 81 posts/s (ONNX int8) where 4,096 tokens ran it at 57 — the
-activations of a big batch no longer fit in cache.
+PhoBERT-base on this 2-core machine, the windows of the `canhbao bench classifier --model
+phobert` mix ran at 81 posts/s (ONNX int8) and 63–69 (PyTorch int8) in 512-token batches, against
+57 and 33 in 4,096-token ones: a big batch's activations no longer fit in cache.
 """
 
 from __future__ import annotations

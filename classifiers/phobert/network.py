@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -53,14 +54,18 @@ class MultiHeadPhobert(nn.Module):
         return torch.cat([self.heads[name](cls) for name in self.names], dim=1)
 
     @classmethod
-    def from_base(cls, base: str | Path, specs: Sequence[HeadSpec]) -> MultiHeadPhobert:
+    def from_base(
+        cls, base: str | Path, specs: Sequence[HeadSpec], **encoder_options: Any
+    ) -> MultiHeadPhobert:
         """A pretrained encoder (local folder or hub id) with freshly initialised heads."""
-        encoder = AutoModel.from_pretrained(str(base), add_pooling_layer=False)
+        encoder = AutoModel.from_pretrained(str(base), add_pooling_layer=False, **encoder_options)
         return cls(encoder, specs)
 
     @classmethod
-    def load(cls, directory: Path, specs: Sequence[HeadSpec]) -> MultiHeadPhobert:
-        network = cls.from_base(directory / ENCODER_DIR, specs)
+    def load(
+        cls, directory: Path, specs: Sequence[HeadSpec], **encoder_options: Any
+    ) -> MultiHeadPhobert:
+        network = cls.from_base(directory / ENCODER_DIR, specs, **encoder_options)
         network.heads.load_state_dict(load_file(str(directory / HEADS_FILE)))
         return network.eval()
 
