@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,9 @@ def _model_texts(raw: list[str | None]) -> list[str]:
     return [text_for_model(normalize_text(t or "")) for t in raw]
 
 
-def _sampler(heads: list[_HeadData], batch_size: int, seed: int) -> Any:
+def _sampler(
+    heads: list[_HeadData], batch_size: int, seed: int
+) -> Iterator[tuple[int, np.ndarray]]:
     """Endless (head index, row indices) batches: heads drawn ∝ sqrt(size), rows reshuffled
     per head each time its data is used up."""
     rng = np.random.default_rng(seed)
