@@ -85,3 +85,19 @@ def test_the_embedded_pipeline_runs_on_phobert(env: dict[str, str], tiny_phobert
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["balanced"] is True
     assert summary["processed"] > 100
+
+
+def test_phobert_export_writes_both_graphs(
+    tmp_path: Path, env: dict[str, str], tiny_phobert_dir: Path
+) -> None:
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_phobert_dir, model, ignore=shutil.ignore_patterns("*.onnx"))
+    result = runner.invoke(app, ["phobert", "export", "--model", str(model)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "model.int8.onnx" in result.stdout
+    assert (model / "model.onnx").is_file()
+    missing = runner.invoke(app, ["phobert", "export", "--model", str(tmp_path / "no")], env=env)
+    assert missing.exit_code == 1
+    assert "phobert.json" in missing.output
