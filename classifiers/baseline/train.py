@@ -200,7 +200,8 @@ def train_baseline(
         heads.append(head)
         head_cards[spec.name] = card
         progress(
-            f"[{i}/{len(specs)}] {spec.name}: dev macro-F1 {card['dev']['macro_f1']:.4f}"
+            f"[{i}/{len(specs)}] {spec.name}: dev macro-F1 {card['dev_decision']['macro_f1']:.4f}"
+            f" (argmax {card['dev']['macro_f1']:.4f})"
             f" ({time.perf_counter() - t0:.1f}s)"
         )
     spans = None
