@@ -110,13 +110,18 @@ def _texts(posts: int, seed: int) -> list[str]:
 
 
 def _build_random_base(directory: Path, texts: list[str]) -> Path:
-    from classifiers.phobert.scaffold import PHOBERT_BASE_VOCAB, build_random_phobert
-    from classifiers.text.segment import make_segmenter
+    from classifiers.phobert.scaffold import (
+        PHOBERT_BASE_VOCAB,
+        build_random_phobert,
+        segmented_words,
+    )
 
-    segmenter = make_segmenter("pyvi")
-    words = [w for t in texts[:400] for w in segmenter.segment(text_for_model(t)).split()]
     return build_random_phobert(
-        directory, words, size="base", vocab_size=PHOBERT_BASE_VOCAB, merges=2000
+        directory,
+        segmented_words(texts[:400]),
+        size="base",
+        vocab_size=PHOBERT_BASE_VOCAB,
+        merges=2000,
     )
 
 

@@ -16,8 +16,9 @@ from sklearn.model_selection import train_test_split
 
 from classifiers.datasets import LabelledSet, file_sha256, read_dataset
 from classifiers.heads import HeadSpec
+from classifiers.text import normalize_text, text_for_model
 
-__all__ = ["DEFAULT_PLAN", "DataSplit", "load_head_data"]
+__all__ = ["DEFAULT_PLAN", "DataSplit", "head_model_texts", "load_head_data"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +75,9 @@ def load_head_data(
         rows, test_size=0.2, random_state=seed, stratify=np.asarray(train.y)
     )
     return _subset(train, np.sort(fit_rows)), _subset(train, np.sort(dev_rows))
+
+
+def head_model_texts(data: LabelledSet, spec: HeadSpec) -> list[str]:
+    """The head's input (headlines or texts) as models read it at prediction time."""
+    raw = data.titles if spec.source == "title" else data.texts
+    return [text_for_model(normalize_text(t or "")) for t in raw]

@@ -249,12 +249,10 @@ def tiny_model(tiny_model_dir: Path) -> BaselineModel:
 
 def tiny_corpus_words(data: Path) -> list[str]:
     """Word-segmented words of the tiny datasets: what a tiny PhoBERT tokenizer is learned from."""
-    from classifiers.text import normalize_text, text_for_model
-    from classifiers.text.segment import make_segmenter
+    from classifiers.phobert.scaffold import segmented_words
 
-    segmenter = make_segmenter("pyvi")
     texts = [*CLEAN, *OFFENSIVE, *HATE, *MISINFO, *CLICKBAIT, *SPAM, "tiêu đề đoạn mở đầu"]
-    return [w for t in texts for w in segmenter.segment(text_for_model(normalize_text(t))).split()]
+    return segmented_words(texts)
 
 
 @pytest.fixture(scope="session")

@@ -27,13 +27,13 @@ from classifiers.baseline.features import FeatureConfig, Featurizer
 from classifiers.baseline.meta import meta_features
 from classifiers.baseline.model import MODEL_NAME, BaselineModel, LinearHead
 from classifiers.baseline.spans import train_span_model
+from classifiers.calibration import softmax
 from classifiers.datasets import LabelledSet
 from classifiers.dev_report import dev_evaluation
 from classifiers.exceptions import DatasetError
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.metrics import fit_decision_offsets
-from classifiers.text import normalize_text, text_for_model
-from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
+from classifiers.training_data import DEFAULT_PLAN, DataSplit, head_model_texts, load_head_data
 from schemas import utc_now
 
 __all__ = ["TrainingOptions", "train_baseline"]
@@ -58,8 +58,7 @@ class _Prepared:
 
 
 def _prepare(data: LabelledSet, spec: HeadSpec) -> _Prepared:
-    raw = data.titles if spec.source == "title" else data.texts
-    model_texts = [text_for_model(normalize_text(t or "")) for t in raw]
+    model_texts = head_model_texts(data, spec)
     meta = np.vstack(
         [meta_features(e, t) for e, t in zip(data.engagement, model_texts, strict=True)]
     )
@@ -97,9 +96,7 @@ def _score_for_selection(
     logits = np.asarray(x @ coef.T) + intercept
     if logits.shape[1] == 1:
         return float(average_precision_score(y, logits[:, 0]))
-    logits -= logits.max(axis=1, keepdims=True)
-    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return fit_decision_offsets(proba, y)[1]
+    return fit_decision_offsets(softmax(logits), y)[1]
 
 
 def _nb_ratios(x: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:

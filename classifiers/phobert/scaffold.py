@@ -17,7 +17,14 @@ from typing import Any
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.phobert.model import CARD_FILE, TOKENIZER_DIR
 
-__all__ = ["PHOBERT_BASE_VOCAB", "SIZES", "build_random_phobert", "learn_bpe", "write_tokenizer"]
+__all__ = [
+    "PHOBERT_BASE_VOCAB",
+    "SIZES",
+    "build_random_phobert",
+    "learn_bpe",
+    "segmented_words",
+    "write_tokenizer",
+]
 
 PHOBERT_BASE_VOCAB = 64_001
 SIZES: dict[str, dict[str, int]] = {
@@ -35,6 +42,16 @@ SIZES: dict[str, dict[str, int]] = {
     },
 }
 _END = "</w>"
+
+
+def segmented_words(texts: Iterable[str]) -> list[str]:
+    """The words of `texts` as a PhoBERT tokenizer sees them (normalised, pyvi-segmented):
+    the corpus a scaffold's BPE is learned from."""
+    from classifiers.text import normalize_text, text_for_model
+    from classifiers.text.segment import make_segmenter
+
+    segmenter = make_segmenter("pyvi")
+    return [w for t in texts for w in segmenter.segment(text_for_model(normalize_text(t))).split()]
 
 
 def _merge(symbols: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:

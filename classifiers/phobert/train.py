@@ -38,9 +38,8 @@ from classifiers.phobert.model import (
     load_tokenizer,
 )
 from classifiers.phobert.network import ENCODER_DIR, MultiHeadPhobert
-from classifiers.text import normalize_text, text_for_model
 from classifiers.text.segment import make_segmenter
-from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
+from classifiers.training_data import DEFAULT_PLAN, DataSplit, head_model_texts, load_head_data
 from schemas import utc_now
 
 __all__ = ["PhobertTrainingOptions", "train_phobert"]
@@ -73,10 +72,6 @@ class _HeadData:
     train_y: np.ndarray
     dev_texts: list[str]
     dev_y: np.ndarray
-
-
-def _model_texts(raw: list[str | None]) -> list[str]:
-    return [text_for_model(normalize_text(t or "")) for t in raw]
 
 
 def _sampler(
@@ -133,17 +128,15 @@ def train_phobert(
     heads: list[_HeadData] = []
     for spec in specs:
         train, dev = load_head_data(spec, plan[spec.name], data_dir, opts.seed, hashes)
-        source = "titles" if spec.source == "title" else "texts"
         train_ids = [
-            ids[: opts.max_length - 2]
-            for ids in classifier.encode(_model_texts(getattr(train, source)))
+            ids[: opts.max_length - 2] for ids in classifier.encode(head_model_texts(train, spec))
         ]
         heads.append(
             _HeadData(
                 spec,
                 train_ids,
                 np.asarray(train.y, dtype=np.int64),
-                _model_texts(getattr(dev, source)),
+                head_model_texts(dev, spec),
                 np.asarray(dev.y, dtype=np.int64),
             )
         )
