@@ -1,28 +1,40 @@
 """The review API: list and inspect alerts, record analysts' decisions, read the audit log.
 
-Authentication is by bearer token (one per analyst, from settings); the analyst's name recorded in
-the audit log comes from the token, never from the request body.
+Authentication is by bearer token; every token belongs to an account (`canhbao users token
+issue`) and acts with that account's role, and only while the account is active. Which role may
+call which route is one table for the API and the UI (`alerting.authz.ROUTE_RULES`). The name
+recorded in the audit log is the account's, never one from the request body.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from alerting.accounts import AccountStore
+from alerting.authz import (
+    NotAuthenticated,
+    NotPermitted,
+    Principal,
+    api_denied,
+    authoriser,
+    principal,
+)
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
+from alerting.review import SupervisorOnly, decide_alert, decide_story
+from alerting.security import install_security_headers
 from alerting.store import AlertQuery, AlertStore
-from alerting.views import alert_view, audit_view, detail_view
+from alerting.views import alert_view, api_docs_page, audit_view, detail_view
 from schemas import (
     AlertStatus,
     AnalystDecision,
+    AuditAction,
     DecisionAction,
     Label,
     Platform,
@@ -42,6 +54,7 @@ class DecisionRequest(BaseModel):
     destinations: list[str] = []
     fact_check_url: str | None = None
     expected_version: int | None = None
+    whole_story: bool = False
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -51,44 +64,42 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-def current_analyst(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The analyst behind the bearer token (constant-time comparison), or 401."""
-    tokens: Mapping[str, str] = request.app.state.tokens
-    if credentials is not None:
-        offered = credentials.credentials.encode()
-        for token, name in tokens.items():
-            if hmac.compare_digest(offered, token.encode()):
-                return name
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "missing or unknown bearer token",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
-Analyst = Annotated[str, Depends(current_analyst)]
+Who = Annotated[Principal, Depends(principal)]
 
 
 def create_app(
     store: AlertStore,
     *,
-    tokens: Mapping[str, str],
+    accounts: AccountStore,
     destinations: Sequence[str],
     registry: CollectorRegistry | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="canhbao review API", version="1")
-    app.state.tokens = dict(tokens)
+    """The API app; `alerting.web.mount_review_ui` adds the UI to it. FastAPI's own docs pages
+    (which load scripts from a CDN) are off: `/docs` is rendered here from the schema."""
+    app = FastAPI(
+        title="canhbao review API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(authoriser(accounts))],
+    )
     known_destinations = set(destinations)
+    install_security_headers(app)
+    app.add_exception_handler(NotAuthenticated, api_denied)
+    app.add_exception_handler(NotPermitted, api_denied)
 
     @app.exception_handler(StoreError)
     def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(api_docs_page(app.openapi()))
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -101,7 +112,7 @@ def create_app(
 
     @app.get("/api/alerts")
     def list_alerts(
-        _: Analyst,
+        _: Who,
         status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
         label: Label | None = None,
         severity: Severity | None = None,
@@ -127,7 +138,7 @@ def create_app(
         return {"alerts": [alert_view(a) for a in page.alerts], "next_cursor": page.next_cursor}
 
     @app.get("/api/alerts/{alert_id}")
-    def get_alert(alert_id: str, _: Analyst) -> dict[str, Any]:
+    def get_alert(alert_id: str, _: Who) -> dict[str, Any]:
         try:
             detail = store.get_alert(alert_id)
         except AlertNotFound:
@@ -135,7 +146,7 @@ def create_app(
         return detail_view(detail, store.audit_log(target=alert_id, limit=1000))
 
     @app.post("/api/alerts/{alert_id}/decision")
-    def decide(alert_id: str, body: DecisionRequest, who: Analyst) -> dict[str, Any]:
+    def decide(alert_id: str, body: DecisionRequest, who: Who) -> dict[str, Any]:
         unknown = sorted(set(body.destinations) - known_destinations)
         if unknown:
             raise HTTPException(
@@ -146,7 +157,7 @@ def create_app(
             decision = AnalystDecision(
                 alert_id=alert_id,
                 action=body.action,
-                analyst=who,
+                analyst=who.user.username,
                 reason=body.reason.strip(),
                 category=body.category,
                 destinations=body.destinations,
@@ -156,21 +167,41 @@ def create_app(
         except ValidationError as exc:
             raise HTTPException(422, _field_errors(exc)) from None
         try:
-            updated = store.decide(decision, expected_version=body.expected_version)
+            alert = store.get_alert(alert_id).alert
+            updated = decide_alert(store, who.user, alert, decision, body.expected_version)
         except AlertNotFound:
             raise HTTPException(404, f"no alert {alert_id}") from None
+        except SupervisorOnly as exc:
+            raise HTTPException(403, str(exc)) from None
         except DecisionConflict as exc:
             raise HTTPException(409, str(exc)) from None
-        return {"alert": alert_view(updated), "decision": decision.model_dump(mode="json")}
+        result: dict[str, Any] = {
+            "alert": alert_view(updated),
+            "decision": decision.model_dump(mode="json"),
+        }
+        if body.whole_story:
+            outcome = decide_story(store, who.user, alert, decision)
+            result["story"] = {
+                "applied": outcome.applied,
+                "skipped": [{"alert_id": a, "reason": r.value} for a, r in outcome.skipped],
+            }
+        return result
 
     @app.get("/api/audit")
     def audit(
-        _: Analyst,
+        who: Who,
         target: str | None = None,
         after_seq: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         events = store.audit_log(target=target, after_seq=after_seq, limit=limit)
+        store.record_audit(
+            who.user.username,
+            AuditAction.AUDIT_VIEWED,
+            f"audit:{target or 'all'}",
+            None,
+            {"via": "api", "after_seq": after_seq, "returned": len(events)},
+        )
         return {"events": [audit_view(e) for e in events]}
 
     return app

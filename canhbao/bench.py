@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ def bench_pipeline(settings: Settings, posts: int, batch_size: int) -> dict[str,
         for i, data in enumerate(synthetic_posts(posts), start=1)
     ]
     with tempfile.TemporaryDirectory(prefix="canhbao-bench-") as tmp:
-        store = SQLiteStore(Path(tmp) / "bench.db")
+        store = SQLiteStore(Path(tmp) / "bench.db", audit_key=secrets.token_bytes(32))
         # A queue of two batches: the latency measured is processing, not a deep backlog.
         runner = EmbeddedRunner(
             build_context(settings, classifier),

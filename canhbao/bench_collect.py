@@ -87,7 +87,9 @@ def bench_collect(
     try:
         base_urls: list[str] = parent.recv()
         sources = [
-            RssSource(name=f"h{h}-s{s}", type="rss", url=f"{base}/s{s}/rss.xml")
+            RssSource(
+                name=f"h{h}-s{s}", type="rss", url=f"{base}/s{s}/rss.xml", allow_internal=True
+            )
             for h, base in enumerate(base_urls)
             for s in range(sources_per_host)
         ]
@@ -101,7 +103,6 @@ def bench_collect(
                 SourceRegistry(defaults=defaults, sources=tuple(sources)),
                 CheckpointStore(Path(tmp) / "checkpoints.db"),
                 CollectorDeadLetters(Path(tmp) / "dead.jsonl"),
-                pseudonym_key=b"bench-key-bench-key",
                 extract_workers=workers,
             )
             sink = _CountingSink()

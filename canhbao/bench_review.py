@@ -16,6 +16,7 @@ import hashlib
 import json
 import random
 import re
+import secrets
 import tempfile
 import time
 from collections.abc import Iterator
@@ -76,9 +77,7 @@ def _batches(count: int, size: int, seed: int = 11) -> Iterator[StoredBatch]:
     for i, data in enumerate(synthetic_posts(count, seed=seed)):
         record = json.loads(data)
         record["external_id"] = f"bench-{i}"  # every one a distinct post
-        raw = parse_record(
-            json.dumps(record).encode(), limits=ParseLimits(), pseudonym_key=b"bench"
-        )
+        raw = parse_record(json.dumps(record).encode(), limits=ParseLimits())
         text = normalize_text(raw.text)
         folded = fold(text)
         created = now - timedelta(seconds=count - i)
@@ -165,10 +164,12 @@ def bench_review(settings: Settings, alerts: int, backend: str, requests: int) -
             from alerting.store.opensearch import OpenSearchStore
 
             prefix = f"bench{int(time.time())}"
-            store: AlertStore = OpenSearchStore.connect(settings.opensearch_url, prefix=prefix)
+            store: AlertStore = OpenSearchStore.connect(
+                settings.opensearch_url, prefix=prefix, audit_key=secrets.token_bytes(32)
+            )
             store.ensure_indices()  # type: ignore[attr-defined]
         else:
-            store = SQLiteStore(Path(tmp) / "bench.db")
+            store = SQLiteStore(Path(tmp) / "bench.db", audit_key=secrets.token_bytes(32))
         try:
             load_s = _load(store, alerts, backend)
             if backend == "opensearch":
@@ -178,7 +179,7 @@ def bench_review(settings: Settings, alerts: int, backend: str, requests: int) -
                 hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
             )
             accounts.add_user("phantich", _PASSWORD, Role.ANALYST)
-            app = create_app(store, tokens={}, destinations=settings.destinations)
+            app = create_app(store, accounts=accounts, destinations=settings.destinations)
             mount_review_ui(app, store, accounts, settings.destinations, secure_cookies=False)
             client = TestClient(app)
             page = client.get("/login")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from alerting.store.opensearch import OpenSearchStore
-from canhbao.settings import Settings
+from canhbao.settings import Settings, load_audit_key
 from canhbao.synthetic import synthetic_posts
 from schemas import post_id_for, utc_now
 from stream_jobs.backends.kafka import KafkaProducerBackend, ensure_topics
@@ -69,7 +69,10 @@ def bench_stack(settings: Settings, posts: int, rate: float, log_dir: Path) -> d
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     topology = Topology(prefix=prefix, partitions=settings.topic_partitions)
     ensure_topics(settings.kafka_bootstrap, topology.specs())
-    store = OpenSearchStore.connect(settings.opensearch_url, prefix=prefix)
+    # The worker it starts loads the same key from the same settings.
+    store = OpenSearchStore.connect(
+        settings.opensearch_url, prefix=prefix, audit_key=load_audit_key(settings)
+    )
     env = {
         **os.environ,
         "CANHBAO_STORE_BACKEND": "opensearch",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +24,7 @@ from canhbao.cli_digest import digest
 from canhbao.cli_ingest import collect, import_posts, intake
 from canhbao.cli_models import bench_classifier, eval_model, phobert_app, train_app
 from canhbao.cli_users import users_app
-from canhbao.settings import Settings
+from canhbao.settings import Settings, SettingsError
 from schemas.exceptions import CanhbaoError
 
 log = logging.getLogger("canhbao")
@@ -52,22 +52,18 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     import uvicorn
 
     from alerting.api import create_app
+    from alerting.security import uvicorn_proxy
     from alerting.web import mount_review_ui
-    from canhbao.settings import load_review_tokens
     from canhbao.wiring import open_accounts, open_store
 
-    try:
-        tokens = load_review_tokens(settings)
-    except CanhbaoError as exc:
-        raise fail(exc) from exc
-    if not tokens:
-        token = secrets.token_urlsafe(24)
-        tokens = {token: "analyst"}
-        typer.echo(
-            "No CANHBAO_REVIEW_TOKENS set: a one-off token for analyst 'analyst':\n"
-            f"  Authorization: Bearer {token}",
-            err=True,
-        )
+    for removed in ("CANHBAO_REVIEW_TOKENS", "CANHBAO_REVIEW_TOKENS_FILE"):
+        if os.environ.get(removed):
+            raise fail(
+                SettingsError(
+                    f"{removed} is no longer read: API tokens belong to accounts now; issue"
+                    " them with `canhbao users token issue NAME` and unset it"
+                )
+            )
     try:
         store = open_store(settings)
         accounts = open_accounts(settings)
@@ -75,7 +71,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
         raise fail(exc) from exc
     api = create_app(
         store,
-        tokens=tokens,
+        accounts=accounts,
         destinations=settings.destinations,
         registry=registry,  # type: ignore[arg-type]
     )
@@ -93,7 +89,13 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
             "No accounts yet: add one with `canhbao users add NAME --role analyst`", err=True
         )
     typer.echo(f"Review UI on http://{host}:{port}/ — API on /api/alerts (docs: /docs)", err=True)
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_level="warning",
+        **uvicorn_proxy(settings.review_trusted_proxies),
+    )
 
 
 @app.command()
@@ -304,16 +306,40 @@ def schemas_export(directory: Path) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Re-hash the audit log and check its chain."""
-    from canhbao.wiring import open_store
+    """Check the audit chain under the audit key, and every signed checkpoint against it
+    (catches edits, deletions anywhere, truncation and full rewrites)."""
+    from alerting.audit_anchor import verify_audit
+    from canhbao.wiring import audit_checkpoints, open_bare_store
 
     settings = load_settings()
     try:
-        store = open_store(settings)
-        count = store.verify_audit_chain()
+        report = verify_audit(open_bare_store(settings), audit_checkpoints(settings))
     except CanhbaoError as exc:
         raise fail(exc) from exc
-    typer.echo(f"audit log intact: {count} entries")
+    latest = (
+        f"; latest checkpoint: entry {report.latest.seq} at {report.latest.at}"
+        if report.latest
+        else "; no checkpoint yet"
+    )
+    typer.echo(
+        f"audit log intact: {report.entries} entries, {report.checkpoints} checkpoints"
+        f" agree{latest}"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and record the audit log's current head now (e.g. from a CronJob)."""
+    from canhbao.wiring import audit_checkpoints, open_bare_store
+
+    settings = load_settings()
+    try:
+        store = open_bare_store(settings)
+        seq, digest = store.audit_head()
+        audit_checkpoints(settings).record(seq, digest)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"checkpoint: entry {seq} {digest}")
 
 
 def main() -> None:

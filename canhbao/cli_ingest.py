@@ -44,7 +44,6 @@ _TO = typer.Option("--to", help="embedded: run the pipeline here; kafka: the raw
 def _runtime(
     settings: Settings, sources_file: Path | None, extract_workers: int | None
 ) -> CollectorRuntime:
-    from canhbao.settings import load_pseudonym_key
     from ingest import starter_sources_path
     from ingest.checkpoints import CheckpointStore
     from ingest.runtime import CollectorRuntime
@@ -56,7 +55,6 @@ def _runtime(
         registry=load_sources(path),
         checkpoints=CheckpointStore(settings.collector_db_path),
         dead_letters=CollectorDeadLetters(settings.collector_dead_letters_path),
-        pseudonym_key=load_pseudonym_key(settings),
         # Extraction is CPU-bound Python: processes, not threads, use the other cores
         # (`canhbao bench collect`: ~310 articles/s with 2 processes, ~130 in threads).
         extract_workers=(os.cpu_count() or 1) if extract_workers is None else extract_workers,
@@ -202,7 +200,7 @@ def intake(
     """Serve the signed intake endpoint (POST /intake/posts) for partner feeds."""
     import uvicorn
 
-    from canhbao.settings import load_intake_secrets, load_pseudonym_key
+    from canhbao.settings import load_intake_secrets
     from ingest.intake import create_intake_app
     from stream_jobs.parse import ParseLimits
 
@@ -211,13 +209,12 @@ def intake(
         partners = load_intake_secrets(settings)
         if not partners:
             raise CanhbaoError("no intake partners: set CANHBAO_INTAKE_SECRETS(_FILE)")
-        key = load_pseudonym_key(settings)
     except CanhbaoError as exc:
         raise fail(exc) from exc
     limits = ParseLimits(max_text_bytes=settings.max_text_bytes)
 
     def serve(sink: PostSink) -> None:
-        app = create_intake_app(partners, sink, key, limits=limits)
+        app = create_intake_app(partners, sink, limits=limits)
         typer.echo(f"Intake on http://{host}:{port}/intake/posts", err=True)
         uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -110,3 +110,76 @@ def deactivate(username: str, reason: Annotated[str, typer.Option()] = "") -> No
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(f"{username}: deactivated")
+
+
+token_app = typer.Typer(
+    no_args_is_help=True,
+    help="API tokens: each belongs to an account and acts with its role (audited).",
+)
+users_app.add_typer(token_app, name="token")
+
+
+@token_app.command("issue")
+def token_issue(
+    username: str,
+    label: Annotated[str, typer.Option(help="what the token is for, e.g. 'ticket bridge'")] = "api",
+) -> None:
+    """Issue an API token for an active account. The token is printed once; only its hash is
+    kept."""
+    from canhbao.wiring import open_accounts, open_store
+    from schemas import AuditAction
+
+    settings = load_settings()
+    try:
+        record, token = open_accounts(settings).issue_token(username, label)
+        open_store(settings).record_audit(
+            _actor(),
+            AuditAction.USER_TOKEN_ISSUED,
+            f"user:{username}",
+            None,
+            {"token_id": record.token_id, "label": record.label},
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"token {record.token_id} for {username} ({record.label}); shown only now:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(username: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List API tokens (ids, owners, labels, last use; never the tokens)."""
+    from datetime import UTC, datetime
+
+    from alerting.views import local_display
+    from canhbao.wiring import open_accounts
+
+    def when(stamp: float | None) -> str:
+        return local_display(datetime.fromtimestamp(stamp, UTC)) if stamp else "—"
+
+    for t in open_accounts(load_settings()).tokens(username):
+        state = "active" if t.active else f"revoked {when(t.revoked_at)}"
+        typer.echo(
+            f"{t.token_id}\t{t.username}\t{t.label}\tissued {when(t.created_at)}"
+            f"\tlast used {when(t.last_used_at)}\t{state}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Revoke an API token at once."""
+    from canhbao.wiring import open_accounts, open_store
+    from schemas import AuditAction
+
+    settings = load_settings()
+    try:
+        record = open_accounts(settings).revoke_token(token_id)
+        open_store(settings).record_audit(
+            _actor(),
+            AuditAction.USER_TOKEN_REVOKED,
+            f"user:{record.username}",
+            reason or None,
+            {"token_id": token_id},
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"token {token_id} of {record.username}: revoked")

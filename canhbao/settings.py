@@ -11,14 +11,15 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas import MIN_KEY_BYTES
 from schemas.exceptions import CanhbaoError
 
 __all__ = [
     "Settings",
     "SettingsError",
+    "load_audit_key",
     "load_intake_secrets",
     "load_pseudonym_key",
-    "load_review_tokens",
 ]
 
 
@@ -60,13 +61,24 @@ class Settings(BaseSettings):
     dedup_capacity: int = Field(200_000, ge=1_000)
     dedup_min_jaccard: float = Field(0.6, gt=0.0, le=1.0)
     pseudonym_key: SecretStr | None = Field(
-        None, description="HMAC key for author handles; default: generated into DATA_DIR"
+        None,
+        description="HMAC key for author handles, ≥ 32 bytes; default: generated into DATA_DIR",
     )
-    review_tokens: dict[str, str] = Field(
-        default_factory=dict, description='bearer token → analyst name, e.g. {"s3cret": "lan"}'
+    pseudonym_key_file: Path | None = Field(
+        None, description="file holding the pseudonym key (a mounted secret)"
     )
-    review_tokens_file: Path | None = Field(
-        None, description="JSON file of bearer token → analyst name (a mounted secret)"
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the audit chain and its checkpoints, ≥ 32 bytes, kept apart"
+        " from the store; default: generated into DATA_DIR",
+    )
+    audit_key_file: Path | None = Field(
+        None, description="file holding the audit key (a mounted secret)"
+    )
+    audit_checkpoints: Path | None = Field(
+        None,
+        description="signed audit-head checkpoints (JSON lines), outside the store;"
+        " default DATA_DIR/audit-checkpoints.jsonl",
     )
     destinations: tuple[str, ...] = ("cong_an", "so_tttt")
     routing_file: Path | None = Field(
@@ -80,6 +92,11 @@ class Settings(BaseSettings):
     )
     review_cookie_secure: bool = Field(
         True, description="Secure session cookies (keep on; browsers accept them on localhost)"
+    )
+    review_trusted_proxies: tuple[str, ...] = Field(
+        (),
+        description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed;"
+        " empty (the default): forwarded headers are ignored",
     )
     sources_file: Path | None = Field(
         None, description="collector sources.yaml; default: the bundled starter list"
@@ -117,6 +134,10 @@ class Settings(BaseSettings):
         return self.data_dir / "outbox.db"
 
     @property
+    def audit_checkpoints_path(self) -> Path:
+        return self.audit_checkpoints or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
     def collector_db_path(self) -> Path:
         return self.collector_db or self.data_dir / "collector.db"
 
@@ -138,14 +159,6 @@ def _string_map_file(path: Path, shape: str) -> dict[str, str]:
     return loaded
 
 
-def load_review_tokens(settings: Settings) -> dict[str, str]:
-    """Tokens from the environment and, if set, from the secret file (the file wins)."""
-    tokens = dict(settings.review_tokens)
-    if settings.review_tokens_file is not None:
-        tokens.update(_string_map_file(settings.review_tokens_file, "{token: analyst}"))
-    return tokens
-
-
 def load_intake_secrets(settings: Settings) -> dict[str, bytes]:
     """Partner secrets from the environment and, if set, from the secret file (the file wins)."""
     secrets_ = {k: v.get_secret_value() for k, v in settings.intake_secrets.items()}
@@ -157,18 +170,52 @@ def load_intake_secrets(settings: Settings) -> dict[str, bytes]:
     return {partner: value.encode("utf-8") for partner, value in secrets_.items()}
 
 
-def load_pseudonym_key(settings: Settings) -> bytes:
-    """The configured key, or one generated once into DATA_DIR (mode 0600) and reused after.
-
-    Reusing it matters: under a new key the same handle maps to a new reference."""
-    if settings.pseudonym_key is not None:
-        return settings.pseudonym_key.get_secret_value().encode("utf-8")
-    path = settings.data_dir / "pseudonym.key"
-    if path.exists():
-        return path.read_bytes().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode("ascii")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+def _secret_key(value: SecretStr | None, file: Path | None, generated: Path, setting: str) -> bytes:
+    """A key from its setting, else its file setting, else one generated once into DATA_DIR
+    (mode 0600) and reused after. Whatever the source, a key under `MIN_KEY_BYTES` is refused:
+    an empty or short HMAC key makes pseudonyms reversible by guessing and the audit chain
+    forgeable."""
+    if value is not None:
+        key, where = value.get_secret_value().strip().encode("utf-8"), setting
+    elif file is not None:
+        try:
+            key, where = file.read_bytes().strip(), f"{setting}_FILE ({file})"
+        except OSError as exc:
+            raise SettingsError(f"{setting}_FILE: cannot read {file}: {exc.strerror}") from exc
+    elif generated.exists():
+        key, where = generated.read_bytes().strip(), f"{generated} (generated for {setting})"
+    else:
+        generated.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32).encode("ascii")
+        fd = os.open(generated, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+    if len(key) < MIN_KEY_BYTES:
+        raise SettingsError(
+            f"{where}: the key must be at least {MIN_KEY_BYTES} bytes, got {len(key)}"
+            " (make one with: python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return key
+
+
+def load_pseudonym_key(settings: Settings) -> bytes:
+    """The key of author pseudonyms. Reusing it matters: under a new key the same handle maps
+    to a new reference."""
+    return _secret_key(
+        settings.pseudonym_key,
+        settings.pseudonym_key_file,
+        settings.data_dir / "pseudonym.key",
+        "CANHBAO_PSEUDONYM_KEY",
+    )
+
+
+def load_audit_key(settings: Settings) -> bytes:
+    """The key of the audit chain: deployments mount it as a secret that the store's
+    administrators do not hold."""
+    return _secret_key(
+        settings.audit_key,
+        settings.audit_key_file,
+        settings.data_dir / "audit.key",
+        "CANHBAO_AUDIT_KEY",
+    )

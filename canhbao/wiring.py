@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib.util
 
 from alerting.accounts import AccountStore
+from alerting.audit_anchor import AnchoredStore, CheckpointLog
 from alerting.exceptions import StoreError
 from alerting.store import AlertStore, SQLiteStore
-from canhbao.settings import Settings, load_pseudonym_key
+from canhbao.settings import Settings, load_audit_key, load_pseudonym_key
 from classifiers import Classifier
 from classifiers.baseline import BaselineModel
 from stream_jobs.dedup import DedupIndex
@@ -16,7 +17,15 @@ from stream_jobs.pipeline import PipelineContext
 from stream_jobs.routing import RoutingPolicy
 from stream_jobs.topics import Topology
 
-__all__ = ["build_context", "load_classifier", "open_accounts", "open_store", "topology"]
+__all__ = [
+    "audit_checkpoints",
+    "build_context",
+    "load_classifier",
+    "open_accounts",
+    "open_bare_store",
+    "open_store",
+    "topology",
+]
 
 
 def open_accounts(settings: Settings) -> AccountStore:
@@ -35,8 +44,20 @@ def load_classifier(settings: Settings) -> Classifier:
 
 
 def open_store(settings: Settings) -> AlertStore:
-    """The configured review store. Search backends need the `stream` (and, for Elasticsearch,
-    `elasticsearch`) extra; a missing one is a `StoreError` that says which."""
+    """The configured review store, its audit head checkpointed outside it after every write
+    (`alerting.audit_anchor`)."""
+    store = open_bare_store(settings)
+    return AnchoredStore(store, audit_checkpoints(settings))
+
+
+def audit_checkpoints(settings: Settings) -> CheckpointLog:
+    return CheckpointLog(settings.audit_checkpoints_path, load_audit_key(settings))
+
+
+def open_bare_store(settings: Settings) -> AlertStore:
+    """The configured store backend alone. Search backends need the `stream` (and, for
+    Elasticsearch, `elasticsearch`) extra; a missing one is a `StoreError` that says which."""
+    audit_key = load_audit_key(settings)
     needs = {
         "opensearch": ("opensearchpy", "stream"),
         "elasticsearch": ("elasticsearch", "elasticsearch"),
@@ -52,7 +73,10 @@ def open_store(settings: Settings) -> AlertStore:
         from alerting.store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore.connect(
-            settings.es_url, prefix=settings.index_prefix, timeout_s=settings.opensearch_timeout_s
+            settings.es_url,
+            prefix=settings.index_prefix,
+            timeout_s=settings.opensearch_timeout_s,
+            audit_key=audit_key,
         )
     if settings.store_backend == "opensearch":
         # Imported here: opensearch-py comes with the `stream` extra, not the light default.
@@ -62,8 +86,9 @@ def open_store(settings: Settings) -> AlertStore:
             settings.opensearch_url,
             prefix=settings.index_prefix,
             timeout_s=settings.opensearch_timeout_s,
+            audit_key=audit_key,
         )
-    return SQLiteStore(settings.store_path)
+    return SQLiteStore(settings.store_path, audit_key=audit_key)
 
 
 def topology(settings: Settings) -> Topology:

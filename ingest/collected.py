@@ -12,7 +12,7 @@ from typing import Any
 
 from ingest.http import Fetcher
 from ingest.metrics import CollectorMetrics
-from schemas import RawPost, pseudonymise_handle
+from schemas import RawPost
 
 __all__ = ["CollectContext", "Collected", "Rejected"]
 
@@ -66,16 +66,11 @@ class Collected:
 @dataclass
 class CollectContext:
     fetcher: Fetcher
-    pseudonym_key: bytes
     metrics: CollectorMetrics
     extract_pool: Executor | None = None  # None: extract in a thread (keeps the loop free)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # API access tokens (TikTok's live ~2 h): credential → (monotonic expiry, token).
     token_cache: dict[str, tuple[float, str]] = field(default_factory=dict)
-
-    def author_ref(self, handle: str | None) -> str | None:
-        """Handles are pseudonymised here, at the edge: they never reach the bus in clear."""
-        return pseudonymise_handle(handle, self.pseudonym_key) if handle else None
 
     async def run_cpu(self, fn: Callable[..., Any], *args: Any) -> Any:
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ IngestError                  reading an input source failed
 ├── FetchError               one HTTP exchange failed for good (after any retries)
 │   ├── RobotsDisallowed     robots.txt forbids the URL: skipped, never fetched
 │   ├── ResponseTooLarge     over the size limit: the body was not read to the end
+│   ├── EgressRefused        the host is on a loopback/private/metadata address: not fetched
 │   └── QuotaExceeded        the platform's quota or rate limit says "not now"
 └── PayloadError             a response arrived but cannot be understood (malformed feed/JSON)
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 from schemas.exceptions import CanhbaoError
 
 __all__ = [
+    "EgressRefused",
     "FetchError",
     "IngestError",
     "PayloadError",
@@ -57,6 +59,13 @@ class RobotsDisallowed(FetchError):
 
 class ResponseTooLarge(FetchError):
     """The response is over the configured maximum size."""
+
+
+class EgressRefused(FetchError):
+    """The destination resolves to an address we never connect to unasked (`ingest.egress`)."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message, url=url, reason="egress_refused")
 
 
 class QuotaExceeded(FetchError):

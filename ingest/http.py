@@ -23,7 +23,13 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from ingest.charset import decode_body
-from ingest.exceptions import FetchError, QuotaExceeded, ResponseTooLarge, RobotsDisallowed
+from ingest.exceptions import (
+    EgressRefused,
+    FetchError,
+    QuotaExceeded,
+    ResponseTooLarge,
+    RobotsDisallowed,
+)
 from ingest.metrics import CollectorMetrics
 from ingest.robots import MAX_ROBOTS_BYTES, RobotsRules, robots_url
 from ingest.sources import CollectorDefaults
@@ -180,6 +186,8 @@ class Fetcher:
         url = robots_url(scheme, netloc)
         try:
             result = await self._exchange("GET", url, None, {}, None, None, quiet_4xx=True)
+        except EgressRefused:
+            raise  # not an unreadable robots.txt: a destination we do not fetch at all
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return RobotsRules.from_response(exc.status, b"")
@@ -236,6 +244,10 @@ class Fetcher:
                 except ResponseTooLarge:
                     self._count(host, "too_large")
                     raise
+                except EgressRefused as exc:
+                    self._count(host, "egress_refused")
+                    log.warning("fetch refused by egress policy", extra={"url": url})
+                    raise EgressRefused(f"{url}: {exc}", url=url) from None
                 except httpx.TimeoutException as exc:
                     last_error, outcome, wait = f"timed out ({type(exc).__name__})", "timeout", None
                 except (httpx.TransportError, httpx.DecodingError) as exc:

@@ -1,10 +1,11 @@
 """The generic intake: partners and trusted-flagger feeds POST public posts, signed.
 
 `POST /intake/posts` takes one post or `{"posts": [...]}` (up to 1,000), each in the `RawPost`
-shape; an `author_handle` in clear is allowed and pseudonymised here, so it never reaches the
-bus. Every post is validated at the door with the pipeline's own parser: the answer says, per
-item, what was accepted and why anything was not — the sender keeps what we refused, so nothing
-is lost silently. `source_id` is set from the partner id, so a partner cannot pose as a source.
+shape; an `author_handle` (or `author_ref`) is accepted for compatibility and dropped here, so
+no author reference reaches the bus. Every post is validated at the door with the pipeline's
+own parser: the answer says, per item, what was accepted and why anything was not — the sender
+keeps what we refused, so nothing is lost silently. `source_id` is set from the partner id, so
+a partner cannot pose as a source.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_intake_app(
     partners: Mapping[str, bytes],
     sink: PostSink,
-    pseudonym_key: bytes,
     *,
     limits: ParseLimits | None = None,
     tolerance_s: float = 300.0,
@@ -116,9 +116,7 @@ def create_intake_app(
             if isinstance(item, dict):
                 item = dict(item, source_id=f"partner-{partner}")
             try:
-                post = parse_record(
-                    json.dumps(item).encode(), limits=limits, pseudonym_key=pseudonym_key
-                )
+                post = parse_record(json.dumps(item).encode(), limits=limits)
             except RejectedRecord as exc:
                 rejected.append({"index": index, "reason": exc.code.value, "detail": exc.reason})
                 continue

@@ -13,6 +13,7 @@ import httpx
 from ingest.checkpoints import CheckpointStore
 from ingest.collected import CollectContext
 from ingest.delivery import PostSink
+from ingest.egress import EgressPolicy, guarded_async_transport
 from ingest.http import Fetcher
 from ingest.metrics import CollectorMetrics
 from ingest.scheduler import CollectorDeadLetters, SourceReport, collect_round, run_forever
@@ -26,7 +27,6 @@ class CollectorRuntime:
     registry: SourceRegistry
     checkpoints: CheckpointStore
     dead_letters: CollectorDeadLetters
-    pseudonym_key: bytes
     metrics: CollectorMetrics = field(default_factory=CollectorMetrics)
     extract_workers: int = 0  # 0: extract in threads; n: in a pool of n processes (CPU-bound)
     backoff_base_s: float = 0.5
@@ -38,12 +38,16 @@ class CollectorRuntime:
             max_connections=defaults.concurrency * defaults.per_host_concurrency,
             max_keepalive_connections=defaults.concurrency * 2,
         )
+        # Tests inject a mock transport; a real run connects only through the egress guard.
+        transport = self.transport or guarded_async_transport(
+            EgressPolicy.allowing(self.registry.internal_endpoints()), limits
+        )
         return httpx.AsyncClient(
-            transport=self.transport,
+            transport=transport,
             limits=limits,
             follow_redirects=False,
             timeout=defaults.timeout_s,
-            trust_env=True,
+            trust_env=False,  # a proxy from the environment would bypass the guard
         )
 
     async def run(
@@ -67,7 +71,7 @@ class CollectorRuntime:
                 fetcher = Fetcher(
                     client, self.registry.defaults, self.metrics, backoff_base_s=self.backoff_base_s
                 )
-                ctx = CollectContext(fetcher, self.pseudonym_key, self.metrics, pool)
+                ctx = CollectContext(fetcher, self.metrics, pool)
                 concurrency = self.registry.defaults.concurrency
                 if once:
                     return await collect_round(

@@ -61,6 +61,16 @@ class _SourceBase(_Strict):
     enabled: bool = True
     max_items: int = Field(200, ge=1, le=10_000, description="new items per collection at most")
     rate_per_s: float | None = Field(None, gt=0, description="requests/s to this source's host")
+    allow_internal: bool = Field(
+        False,
+        description="fetch this entry's own host even on a loopback/private address (an"
+        " intranet feed, a test server); every other internal destination stays refused",
+    )
+
+    @property
+    def endpoint(self) -> str:
+        """The URL whose host this entry fetches from (its feed, or its API base)."""
+        raise NotImplementedError
 
     @field_validator("interval_s", mode="before")
     @classmethod
@@ -72,6 +82,10 @@ class _NewsSource(_SourceBase):
     url: str = Field(pattern=r"^https?://\S+$")
     fetch_articles: bool = Field(True, description="fetch each article and extract its text")
     confirmed: bool = Field(True, description="false: feed URL not verified against the site")
+
+    @property
+    def endpoint(self) -> str:
+        return self.url
 
 
 class RssSource(_NewsSource):
@@ -90,6 +104,12 @@ class _ApiSource(_SourceBase):
     credentials: str = Field(description="where the token is: env:NAME or file:PATH")
     include_comments: bool = True
     max_comments: int = Field(100, ge=0, le=10_000, description="per post or video")
+
+    api_base: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.api_base
 
     @field_validator("credentials")
     @classmethod
@@ -150,6 +170,10 @@ class CollectorDefaults(_Strict):
 class SourceRegistry(_Strict):
     defaults: CollectorDefaults = CollectorDefaults()
     sources: tuple[Source, ...]
+
+    def internal_endpoints(self) -> list[str]:
+        """Endpoints that `allow_internal` lets the egress guard reach on internal addresses."""
+        return [s.endpoint for s in self.sources if s.allow_internal]
 
     def named(self, name: str) -> Source:
         for source in self.sources:

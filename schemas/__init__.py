@@ -1,6 +1,13 @@
 """Record contracts: every message and row that crosses a boundary is one of these models."""
 
-from schemas._base import Contract, UtcDatetime, utc_now
+from schemas._base import (
+    BIDI_CONTROLS,
+    Contract,
+    UtcDatetime,
+    show_bidi_controls,
+    utc_now,
+    utc_text,
+)
 from schemas.alerts import (
     DESTINATION_CONG_AN,
     DESTINATION_SO_TTTT,
@@ -11,7 +18,15 @@ from schemas.alerts import (
     Destination,
     Severity,
 )
-from schemas.audit import GENESIS_HASH, AuditAction, AuditEvent, chain_hash
+from schemas.audit import (
+    GENESIS_HASH,
+    MIN_KEY_BYTES,
+    AuditAction,
+    AuditEvent,
+    ChainBroken,
+    chain_hash,
+    verify_chain,
+)
 from schemas.classification import Classification, Evidence, EvidenceKind, Label, SkipReason
 from schemas.deadletter import DeadLetter, RejectReason
 from schemas.delivery import DeliveryMessage, delivery_id_for
@@ -30,16 +45,19 @@ from schemas.posts import (
 
 __all__ = [
     "AUTHOR_REF_PATTERN",
+    "BIDI_CONTROLS",
     "CONTRACTS",
     "DESTINATION_CONG_AN",
     "DESTINATION_SO_TTTT",
     "GENESIS_HASH",
+    "MIN_KEY_BYTES",
     "Alert",
     "AlertStatus",
     "AnalystDecision",
     "AuditAction",
     "AuditEvent",
     "CanhbaoError",
+    "ChainBroken",
     "Classification",
     "ClassifiedPost",
     "Contract",
@@ -65,5 +83,8 @@ __all__ = [
     "export_json_schemas",
     "post_id_for",
     "pseudonymise_handle",
+    "show_bidi_controls",
     "utc_now",
+    "utc_text",
+    "verify_chain",
 ]

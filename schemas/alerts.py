@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from schemas._base import Contract, UtcDatetime
+from schemas._base import BIDI_CONTROLS, Contract, UtcDatetime
 from schemas.classification import Label
 
 __all__ = [
@@ -92,6 +92,19 @@ class AnalystDecision(Contract):
     destinations: list[Destination] = Field(default_factory=list)
     fact_check_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     decided_at: UtcDatetime
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _no_bidi_in_reason(cls, value: object) -> object:
+        # Reordering controls in a reason can make it read as something else in the audit log.
+        return BIDI_CONTROLS.sub("", value) if isinstance(value, str) else value
+
+    @field_validator("fact_check_url")
+    @classmethod
+    def _no_bidi_in_url(cls, value: str | None) -> str | None:
+        if value is not None and BIDI_CONTROLS.search(value):
+            raise ValueError("the link contains invisible direction controls")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalystDecision:

@@ -18,8 +18,8 @@ AUTHOR_REF_PATTERN = r"^ph1_[0-9a-f]{32}$"
 def pseudonymise_handle(handle: str, key: bytes) -> str:
     """Map an author handle to `ph1_<32 hex>` under `key`. Case and surrounding blanks do not
     matter, because platforms treat handles case-insensitively."""
-    if not key:
-        raise ValueError("the pseudonymisation key must not be empty")
+    if len(key) < 32:  # = schemas.audit.MIN_KEY_BYTES; a short key is guessable offline
+        raise ValueError("the pseudonymisation key must be at least 32 bytes")
     digest = hmac.new(key, handle.strip().casefold().encode("utf-8"), hashlib.sha256)
     return "ph1_" + digest.hexdigest()[:32]
 

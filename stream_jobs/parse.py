@@ -1,8 +1,10 @@
 """Stage 1: bytes from a file or topic → a validated `RawPost`, or a `RejectedRecord`.
 
 The intake format is the `RawPost` contract, plus one convenience for partners and file
-imports: an `author_handle` in clear, which is replaced here by its keyed hash and dropped, so a
-handle never travels further than this function.
+imports: an `author_handle` in clear. We classify content, not people, and no feature needs an
+author, so both `author_handle` and `author_ref` are checked for shape and then dropped here: no
+author reference is stored or published past this function. (Dead letters keep a record's
+bytes; `redact_personal` replaces a handle there by its keyed hash first.)
 """
 
 from __future__ import annotations
@@ -14,10 +16,28 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import RawPost, RejectReason, pseudonymise_handle
+from schemas import AUTHOR_REF_PATTERN, RawPost, RejectReason, pseudonymise_handle
 from stream_jobs.exceptions import RejectedRecord
 
-__all__ = ["ParseLimits", "describe_validation_error", "find_html", "parse_record"]
+__all__ = [
+    "PERSONAL_FIELDS",
+    "ParseLimits",
+    "describe_validation_error",
+    "find_html",
+    "parse_record",
+    "redact_personal",
+]
+
+# Fields of an intake record that identify a person. Never stored, never published; in a dead
+# letter's original bytes, replaced by their keyed hash.
+PERSONAL_FIELDS = ("author_handle", "author_name", "author_id", "author_url")
+_AUTHOR_REF = re.compile(AUTHOR_REF_PATTERN)
+# A personal field's value: a JSON string, one cut off by the end of a truncated record, or a
+# bare number or word.
+_PERSONAL_RE = re.compile(
+    r'"(' + "|".join(PERSONAL_FIELDS) + r')"\s*:\s*'
+    r'(?:"((?:[^"\\]|\\.)*)(?:"|$)|([^\s,}\]]+))'
+)
 
 # C0 controls except tab/newline/carriage return, DEL, and C1 controls: never part of real text,
 # usually a sign of a broken encoder upstream.
@@ -74,7 +94,28 @@ def _check_text(field: str, value: Any, limits: ParseLimits) -> None:
         )
 
 
-def parse_record(data: bytes, *, limits: ParseLimits, pseudonym_key: bytes) -> RawPost:
+def redact_personal(data: bytes, pseudonym_key: bytes) -> bytes:
+    """The record's bytes with each personal field's value replaced by its keyed hash
+    (`author_handle` becomes `author_ref`, so a replayed dead letter still parses). Works on
+    broken JSON too, by pattern: a record is often dead-lettered because it does not parse."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "replace")
+
+    def hashed(match: re.Match[str]) -> str:
+        field, value = match.group(1), match.group(2) or match.group(3) or ""
+        if match.group(3) == "null":
+            return match.group(0)
+        ref = pseudonymise_handle(value or "?", pseudonym_key)
+        name = "author_ref" if field == "author_handle" else field
+        return f'"{name}": "{ref}"'
+
+    redacted = _PERSONAL_RE.sub(hashed, text)
+    return data if redacted == text else redacted.encode("utf-8")
+
+
+def parse_record(data: bytes, *, limits: ParseLimits) -> RawPost:
     try:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -94,18 +135,20 @@ def parse_record(data: bytes, *, limits: ParseLimits, pseudonym_key: bytes) -> R
         )
     for field in ("text", "title"):
         _check_text(field, obj.get(field), limits)
-    if "author_handle" in obj:
-        handle = obj.pop("author_handle")
-        if "author_ref" in obj:
+    if "author_handle" in obj or "author_ref" in obj:
+        if "author_handle" in obj and "author_ref" in obj:
             raise RejectedRecord(
                 RejectReason.SCHEMA_VIOLATION, "give author_handle or author_ref, not both"
             )
-        if handle is not None:
-            if not isinstance(handle, str) or not handle.strip():
-                raise RejectedRecord(
-                    RejectReason.SCHEMA_VIOLATION, "author_handle: must be a non-empty string"
-                )
-            obj["author_ref"] = pseudonymise_handle(handle, pseudonym_key)
+        handle = obj.pop("author_handle", None)
+        if handle is not None and (not isinstance(handle, str) or not handle.strip()):
+            raise RejectedRecord(
+                RejectReason.SCHEMA_VIOLATION, "author_handle: must be a non-empty string"
+            )
+        # Checked (a malformed reference is a broken producer worth hearing about), then dropped.
+        ref = obj.pop("author_ref", None)
+        if ref is not None and (not isinstance(ref, str) or not _AUTHOR_REF.fullmatch(ref)):
+            raise RejectedRecord(RejectReason.SCHEMA_VIOLATION, "author_ref: not a ph1_ reference")
         decoded = json.dumps(obj, ensure_ascii=False)
     try:
         # Validating from JSON keeps strict types but accepts ISO 8601 strings for datetimes.

@@ -25,7 +25,7 @@ from schemas import (
 )
 from stream_jobs.dedup import DedupEntry, DedupIndex, content_hash
 from stream_jobs.exceptions import RejectedRecord
-from stream_jobs.parse import ParseLimits, parse_record
+from stream_jobs.parse import ParseLimits, parse_record, redact_personal
 from stream_jobs.routing import RoutingPolicy, route
 
 __all__ = [
@@ -69,13 +69,17 @@ class BatchResult:
         return len(self.posts) + len(self.duplicates) + len(self.dead_letters)
 
 
-def dead_letter(record: InboundRecord, exc: RejectedRecord, now: datetime) -> DeadLetter:
+def dead_letter(
+    record: InboundRecord, exc: RejectedRecord, now: datetime, pseudonym_key: bytes
+) -> DeadLetter:
+    """The record kept with its reason; personal fields in its bytes replaced by their keyed
+    hash first, so a dead letter never holds a handle in clear."""
     return DeadLetter(
         stage=exc.stage,
         reason_code=exc.code,
         reason=exc.reason,
         origin=record.origin,
-        original_b64=DeadLetter.encode(record.data),
+        original_b64=DeadLetter.encode(redact_personal(record.data, pseudonym_key)),
         at=now,
     )
 
@@ -138,10 +142,10 @@ def process_batch(
     fresh: list[tuple[InboundRecord, NormalizedPost]] = []
     for record in records:
         try:
-            raw = parse_record(record.data, limits=ctx.limits, pseudonym_key=ctx.pseudonym_key)
+            raw = parse_record(record.data, limits=ctx.limits)
             post, signature = normalise(raw, ctx.dedup, now)
         except RejectedRecord as exc:
-            out.dead_letters.append(dead_letter(record, exc, now))
+            out.dead_letters.append(dead_letter(record, exc, now, ctx.pseudonym_key))
             continue
         except Exception as exc:
             # A bug must cost one record, not the run: keep the record and the error to replay.
@@ -149,7 +153,7 @@ def process_batch(
             error = RejectedRecord(
                 RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", stage="normalise"
             )
-            out.dead_letters.append(dead_letter(record, error, now))
+            out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
             continue
         if post.duplicate_kind is not None:
             out.duplicates.append(post)
@@ -168,7 +172,7 @@ def process_batch(
         error = RejectedRecord(
             RejectReason.PROCESSING_ERROR, "classifier failed on this record", stage="classify"
         )
-        out.dead_letters.append(dead_letter(record, error, now))
+        out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
     failed_set = set(failed)
     kept = [post for i, (_, post) in enumerate(fresh) if i not in failed_set]
     for post, result in zip(kept, classifications, strict=True):

@@ -13,15 +13,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import settings as hypothesis_settings
 
 from alerting.store import SQLiteStore
+from canhbao.settings import Settings, load_audit_key
 from classifiers.baseline import BaselineModel, FeatureConfig, TrainingOptions, train_baseline
 from schemas import SkipReason
 from stream_jobs.dedup import DedupIndex
 from stream_jobs.parse import ParseLimits
 from stream_jobs.pipeline import PipelineContext
 from stream_jobs.routing import RoutingPolicy
+
+# Accounts in tests: a password the policy accepts, and argon2 at its cheapest (speed only).
+PASSWORD = "mat-khau-du-dai-123"
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+# Keys of at least 32 bytes: the audit chain and pseudonyms refuse shorter ones.
+AUDIT_KEY = b"tests-audit-key-0123456789abcdef"
+PSEUDONYM_KEY = b"tests-pseudonym-key-0123456789ab"
+
+
+def audit_key_for(data_dir: Path) -> bytes:
+    """The audit key a CLI run with CANHBAO_DATA_DIR=data_dir uses (generated there once)."""
+    return load_audit_key(Settings(data_dir=data_dir))
+
 
 # CI runs the property tests on a fixed sequence of examples, so a red build is reproducible and
 # never a coin toss; developers' runs keep exploring new examples (and the database of failures).
@@ -289,7 +305,7 @@ def tiny_phobert_dir(
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    db = SQLiteStore(tmp_path / "store.db")
+    db = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)
     yield db
     db.close()
 
@@ -301,7 +317,7 @@ def ctx(tiny_model: BaselineModel) -> PipelineContext:
         dedup=DedupIndex(capacity=10_000),
         policy=RoutingPolicy(),
         limits=ParseLimits(max_text_bytes=2_000),
-        pseudonym_key=b"test-key",
+        pseudonym_key=PSEUDONYM_KEY,
     )
 
 

@@ -15,6 +15,8 @@ import httpx
 
 from alerting.delivery.config import EmailChannel, SmtpServer, WebhookChannel
 from alerting.exceptions import AlertingError
+from ingest.egress import EgressPolicy, guarded_transport
+from ingest.exceptions import EgressRefused
 from ingest.sources import resolve_credential
 from schemas import DeliveryMessage
 from schemas.exceptions import CanhbaoError
@@ -69,6 +71,8 @@ class WebhookSender:
 
     def __init__(self, channel: WebhookChannel) -> None:
         self._channel = channel
+        # Only a channel marked `allow_internal` may deliver to a non-public address.
+        self._policy = EgressPolicy.allowing([channel.url] if channel.allow_internal else [])
 
     def send(self, message: DeliveryMessage) -> None:
         body = message.model_dump_json().encode()
@@ -83,8 +87,14 @@ class WebhookSender:
         }
         try:
             # A client per send: deliveries are few, and nothing is left open between rounds.
-            with httpx.Client(timeout=self._channel.timeout_s, follow_redirects=False) as client:
+            with httpx.Client(
+                transport=guarded_transport(self._policy),
+                timeout=self._channel.timeout_s,
+                follow_redirects=False,
+            ) as client:
                 response = client.post(self._channel.url, content=body, headers=headers)
+        except EgressRefused as exc:
+            raise SendFailed(f"webhook {self._channel.url}: {exc}", permanent=True) from None
         except httpx.HTTPError as exc:
             raise SendFailed(f"webhook {self._channel.url}: {exc!r}", permanent=False) from exc
         if 200 <= response.status_code < 300:

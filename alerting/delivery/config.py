@@ -60,6 +60,9 @@ class WebhookChannel(_Strict):
     url: str = Field(pattern=r"^https?://\S+$")
     secret: str = Field(pattern=_SECRET_REF, description="HMAC key reference, never the key")
     timeout_s: float = Field(10.0, gt=0)
+    allow_internal: bool = Field(
+        False, description="the receiver is on a loopback/private address (an agency intranet)"
+    )
 
 
 class SmtpServer(_Strict):

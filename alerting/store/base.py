@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from alerting.exceptions import StoreError
 from schemas import (
+    MIN_KEY_BYTES,
     Alert,
     AlertStatus,
     AnalystDecision,
@@ -21,7 +23,25 @@ from schemas import (
     Severity,
 )
 
-__all__ = ["AlertDetail", "AlertPage", "AlertQuery", "AlertStore", "DedupSeed", "StoredBatch"]
+__all__ = [
+    "AlertDetail",
+    "AlertPage",
+    "AlertQuery",
+    "AlertStore",
+    "DedupSeed",
+    "StoredBatch",
+    "checked_audit_key",
+]
+
+
+def checked_audit_key(key: bytes) -> bytes:
+    """Every backend refuses a weak audit key: a short HMAC key can be guessed offline."""
+    if len(key) < MIN_KEY_BYTES:
+        raise StoreError(
+            f"the audit key must be at least {MIN_KEY_BYTES} bytes (CANHBAO_AUDIT_KEY), got"
+            f" {len(key)}"
+        )
+    return key
 
 
 @dataclass(frozen=True)
@@ -112,7 +132,11 @@ class AlertStore(Protocol):
         to the same hash-chained log."""
 
     def verify_audit_chain(self) -> int:
-        """Re-hash the whole audit log; return its length or raise `StoreError`."""
+        """Re-hash the whole audit log under the audit key; return its length or raise
+        `StoreError` naming the first entry that fails."""
+
+    def audit_head(self) -> tuple[int, str]:
+        """(sequence number, hash) of the newest audit entry; (0, GENESIS_HASH) when empty."""
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 

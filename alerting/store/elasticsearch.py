@@ -106,7 +106,18 @@ class ElasticsearchStore(OpenSearchStore):
 
     @classmethod
     def connect(
-        cls, url: str, prefix: str = "canhbao", refresh: bool = False, timeout_s: float = 30.0
+        cls,
+        url: str,
+        prefix: str = "canhbao",
+        refresh: bool = False,
+        timeout_s: float = 30.0,
+        *,
+        audit_key: bytes,
     ) -> ElasticsearchStore:
         client = Elasticsearch(url, request_timeout=timeout_s, max_retries=3, retry_on_timeout=True)
-        return cls(_Elasticsearch8(client), prefix=prefix, refresh=refresh)  # type: ignore[arg-type]
+        return cls(
+            _Elasticsearch8(client),  # type: ignore[arg-type]
+            prefix=prefix,
+            refresh=refresh,
+            audit_key=audit_key,
+        )

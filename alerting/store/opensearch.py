@@ -26,7 +26,14 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConflictError, OpenSearchException
 
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
-from alerting.store.base import AlertDetail, AlertPage, AlertQuery, DedupSeed, StoredBatch
+from alerting.store.base import (
+    AlertDetail,
+    AlertPage,
+    AlertQuery,
+    DedupSeed,
+    StoredBatch,
+    checked_audit_key,
+)
 from alerting.store.decisions import (
     ClaimChange,
     ClaimMethods,
@@ -41,12 +48,15 @@ from schemas import (
     AnalystDecision,
     AuditAction,
     AuditEvent,
+    ChainBroken,
     Classification,
     DeadLetter,
     DuplicateKind,
     NormalizedPost,
     chain_hash,
     utc_now,
+    utc_text,
+    verify_chain,
 )
 
 __all__ = ["OpenSearchStore"]
@@ -63,9 +73,18 @@ def _doc(model: Any) -> dict[str, Any]:
 class OpenSearchStore(ClaimMethods):
     engine = "OpenSearch"  # for error messages
 
-    def __init__(self, client: OpenSearch, prefix: str = "canhbao", refresh: bool = False):
+    def __init__(
+        self,
+        client: OpenSearch,
+        prefix: str = "canhbao",
+        refresh: bool = False,
+        *,
+        audit_key: bytes,
+    ):
         """`refresh=True` makes every write visible to search at once (tests, small loads);
-        otherwise writes become searchable within the index refresh interval (1 s)."""
+        otherwise writes become searchable within the index refresh interval (1 s).
+        `audit_key` keys the audit chain's HMAC and is never written to the index."""
+        self._audit_key = checked_audit_key(audit_key)
         self._client = client
         self._refresh = "true" if refresh else "false"
         self.index = {name: f"{prefix}-{name}" for name in MAPPINGS}
@@ -73,10 +92,16 @@ class OpenSearchStore(ClaimMethods):
 
     @classmethod
     def connect(
-        cls, url: str, prefix: str = "canhbao", refresh: bool = False, timeout_s: float = 30.0
+        cls,
+        url: str,
+        prefix: str = "canhbao",
+        refresh: bool = False,
+        timeout_s: float = 30.0,
+        *,
+        audit_key: bytes,
     ) -> OpenSearchStore:
         client = OpenSearch(hosts=[url], max_retries=3, retry_on_timeout=True, timeout=timeout_s)
-        return cls(client, prefix=prefix, refresh=refresh)
+        return cls(client, prefix=prefix, refresh=refresh, audit_key=audit_key)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -125,8 +150,16 @@ class OpenSearchStore(ClaimMethods):
         body = {"seq": seq, "hash": digest}
         kwargs: dict[str, Any] = guard or {"op_type": "create"}
         # On conflict another appender moved the head; it found our entry first (see below).
+        # Through `_call`: an outage here must surface as a StoreError the runner waits out.
         with contextlib.suppress(ConflictError):
-            self._client.index(index=self.index["audit_head"], id=_HEAD_ID, body=body, **kwargs)
+            self._call(
+                "audit head",
+                self._client.index,
+                index=self.index["audit_head"],
+                id=_HEAD_ID,
+                body=body,
+                **kwargs,
+            )
 
     def _append_audit(
         self,
@@ -148,6 +181,7 @@ class OpenSearchStore(ClaimMethods):
                 self._move_head(seq, existing["_source"]["hash"], guard)
                 continue
             digest = chain_hash(
+                self._audit_key,
                 prev,
                 seq=seq,
                 at=at,
@@ -420,9 +454,9 @@ class OpenSearchStore(ClaimMethods):
             filters.append({"term": {"labels": query.label.value}})
         window: dict[str, str] = {}
         if query.since is not None:
-            window["gte"] = query.since.isoformat()
+            window["gte"] = utc_text(query.since)
         if query.until is not None:
-            window["lt"] = query.until.isoformat()
+            window["lt"] = utc_text(query.until)
         if window:
             filters.append({"range": {"created_at": window}})
         limit = max(1, min(query.limit, 500))
@@ -579,25 +613,24 @@ class OpenSearchStore(ClaimMethods):
     def verify_audit_chain(self) -> int:
         # An audit, not a hot path: make every entry written so far visible first.
         self._call("refresh", self._client.indices.refresh, index=self.index["audit"])
-        prev, count = GENESIS_HASH, 0
-        while True:
-            events = self.audit_log(after_seq=count, limit=_PAGE)
-            for event in events:
-                expected = chain_hash(
-                    prev,
-                    seq=event.seq,
-                    at=_stored_at(event),
-                    actor=event.actor,
-                    action=event.action.value,
-                    target=event.target,
-                    reason=event.reason,
-                    details=event.details,
-                )
-                if event.prev_hash != prev or event.hash != expected or event.seq != count + 1:
-                    raise StoreError(f"audit log chain broken at entry {event.seq}")
-                prev, count = event.hash, count + 1
-            if len(events) < _PAGE:
-                return count
+
+        def entries() -> Iterator[tuple[AuditEvent, str]]:
+            after = 0
+            while True:
+                events = self.audit_log(after_seq=after, limit=_PAGE)
+                yield from ((event, _stored_at(event)) for event in events)
+                if len(events) < _PAGE:
+                    return
+                after = events[-1].seq
+
+        try:
+            return verify_chain(entries(), self._audit_key)[0]
+        except ChainBroken as exc:
+            raise StoreError(str(exc)) from None
+
+    def audit_head(self) -> tuple[int, str]:
+        seq, digest, _ = self._head()
+        return seq, digest
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         hits = self._search("deadletters", {"sort": [{"at": "asc"}], "size": limit})

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from alerting.store.base import (
     AlertQuery,
     DedupSeed,
     StoredBatch,
+    checked_audit_key,
 )
 from alerting.store.decisions import (
     ClaimChange,
@@ -38,17 +40,20 @@ from schemas import (
     AnalystDecision,
     AuditAction,
     AuditEvent,
+    ChainBroken,
     Classification,
     DeadLetter,
     DuplicateKind,
     NormalizedPost,
     chain_hash,
     utc_now,
+    utc_text,
+    verify_chain,
 )
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Each step takes a store from version N to N + 1; fresh stores get the full schema at once.
 _MIGRATIONS = {
     1: """
@@ -64,6 +69,8 @@ _MIGRATIONS = {
     """,
     # Claims: one analyst per alert (columns added below, where missing: `_add_columns`).
     3: "",
+    # Timestamps compared as text must all be fixed-width UTC (`_canonical_times` below).
+    4: "",
 }
 # Columns that migrations add to tables a fresh store creates with them already.
 _ADDED_COLUMNS = {3: [("alerts", "assignee", "TEXT"), ("alerts", "claimed_until", "TEXT")]}
@@ -77,6 +84,26 @@ def _add_columns(db: sqlite3.Connection, version: int) -> str:
             statements.append(f"ALTER TABLE {table} ADD COLUMN {column} {kind};")
     return " ".join(statements)
 
+
+def _canonical_times(db: sqlite3.Connection) -> None:
+    """Migration 4 → 5: rewrite the compared timestamp columns as `utc_text`, so that range
+    filters and cursors compare instants whatever offset or precision a row was written with."""
+    for table, key, column in (
+        ("alerts", "alert_id", "created_at"),
+        ("alerts", "alert_id", "claimed_until"),
+        ("posts", "post_id", "collected_at"),
+    ):
+        rows = db.execute(
+            f"SELECT {key}, {column} FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        ).fetchall()
+        db.executemany(
+            f"UPDATE {table} SET {column} = ? WHERE {key} = ?",  # noqa: S608
+            [(utc_text(datetime.fromisoformat(value)), row_id) for row_id, value in rows],
+        )
+
+
+# Steps that need Python, run inside the same transaction as the SQL of their version.
+_PYTHON_MIGRATIONS = {4: _canonical_times}
 
 # Indexes on columns that migrations add: created once the schema is current.
 _LATE_INDEXES = """
@@ -201,8 +228,30 @@ def _decode_cursor(cursor: str) -> tuple[int, str, str]:
         raise StoreError(f"invalid cursor: {exc}") from None
 
 
+def _audit_event(row: Sequence[Any]) -> AuditEvent:
+    seq, at, actor, action, target, reason, details, prev_hash, digest = row
+    return AuditEvent.model_validate_json(
+        json.dumps(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "reason": reason,
+                "details": json.loads(details),
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+    )
+
+
 class SQLiteStore(ClaimMethods):
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, audit_key: bytes) -> None:
+        """`audit_key` keys the audit chain's HMAC; it lives outside the store (settings or a
+        secret), so someone who can write the database cannot re-hash a rewritten log."""
+        self._audit_key = checked_audit_key(audit_key)
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,10 +267,18 @@ class SQLiteStore(ClaimMethods):
             if version == 0:
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             while 0 < version < SCHEMA_VERSION:
-                self._db.executescript(
-                    f"BEGIN; {_MIGRATIONS[version]} {_add_columns(self._db, version)}"
-                    f" PRAGMA user_version={version + 1}; COMMIT;"
-                )
+                self._db.execute("BEGIN")
+                try:
+                    script = f"{_MIGRATIONS[version]} {_add_columns(self._db, version)}".strip()
+                    for statement in filter(str.strip, script.split(";")):
+                        self._db.execute(statement)
+                    if version in _PYTHON_MIGRATIONS:
+                        _PYTHON_MIGRATIONS[version](self._db)
+                    self._db.execute(f"PRAGMA user_version={version + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
                 version += 1
             if version > SCHEMA_VERSION:
                 raise StoreError(
@@ -256,8 +313,8 @@ class SQLiteStore(ClaimMethods):
 
     # audit ------------------------------------------------------------------------------
 
-    @staticmethod
     def _append_audit(
+        self,
         cur: sqlite3.Cursor,
         *,
         actor: str,
@@ -270,6 +327,7 @@ class SQLiteStore(ClaimMethods):
         last = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         digest = chain_hash(
+            self._audit_key,
             prev,
             seq=seq,
             at=at,
@@ -321,7 +379,7 @@ class SQLiteStore(ClaimMethods):
                         post.cluster_id,
                         post.duplicate_of,
                         post.duplicate_kind.value if post.duplicate_kind else None,
-                        post.raw.collected_at.isoformat(),
+                        utc_text(post.raw.collected_at),
                         post.model_dump_json(),
                     ),
                 )
@@ -350,7 +408,7 @@ class SQLiteStore(ClaimMethods):
                         alert.severity.rank,
                         platforms.get(alert.post_id, "other"),
                         alert.cluster_id,
-                        alert.created_at.isoformat(),
+                        utc_text(alert.created_at),
                         alert.version,
                         alert.model_dump_json(),
                     ),
@@ -445,10 +503,10 @@ class SQLiteStore(ClaimMethods):
             params.append(query.label.value)
         if query.since is not None:
             where.append("a.created_at >= ?")
-            params.append(query.since.isoformat())
+            params.append(utc_text(query.since))
         if query.until is not None:
             where.append("a.created_at < ?")
-            params.append(query.until.isoformat())
+            params.append(utc_text(query.until))
         if query.assignee is not None:
             where.append("a.assignee = ?")
             params.append(query.assignee)
@@ -532,7 +590,7 @@ class SQLiteStore(ClaimMethods):
                 new.version,
                 new.model_dump_json(),
                 new.assignee,
-                new.claimed_until.isoformat() if new.claimed_until else None,
+                utc_text(new.claimed_until) if new.claimed_until else None,
                 old.alert_id,
                 old.version,
             ),
@@ -584,46 +642,34 @@ class SQLiteStore(ClaimMethods):
         )
         sql += " WHERE seq > ?" + (" AND target = ?" if target else "") + " ORDER BY seq LIMIT ?"
         params: list[Any] = [after_seq, *([target] if target else []), max(1, min(limit, 1000))]
-        return [
-            AuditEvent.model_validate_json(
-                json.dumps(
-                    {
-                        "seq": r[0],
-                        "at": r[1],
-                        "actor": r[2],
-                        "action": r[3],
-                        "target": r[4],
-                        "reason": r[5],
-                        "details": json.loads(r[6]),
-                        "prev_hash": r[7],
-                        "hash": r[8],
-                    }
-                )
-            )
-            for r in self._read(sql, params)
-        ]
+        return [_audit_event(r) for r in self._read(sql, params)]
 
     def verify_audit_chain(self) -> int:
-        prev, count = GENESIS_HASH, 0
-        rows = self._read(
-            "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash"
-            " FROM audit_log ORDER BY seq"
-        )
-        for seq, at, actor, action, target, reason, details, prev_hash, digest in rows:
-            expected = chain_hash(
-                prev,
-                seq=seq,
-                at=at,
-                actor=actor,
-                action=action,
-                target=target,
-                reason=reason,
-                details=json.loads(details),
-            )
-            if prev_hash != prev or digest != expected or seq != count + 1:
-                raise StoreError(f"audit log chain broken at entry {seq}")
-            prev, count = digest, count + 1
-        return count
+        return self._verified_chain()[0]
+
+    def _verified_chain(self) -> tuple[int, str]:
+        def entries() -> Iterator[tuple[AuditEvent, str]]:
+            after = 0
+            while True:
+                rows = self._read(
+                    "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash"
+                    " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 5000",
+                    (after,),
+                )
+                for row in rows:
+                    yield _audit_event(row), row[1]
+                if len(rows) < 5000:
+                    return
+                after = rows[-1][0]
+
+        try:
+            return verify_chain(entries(), self._audit_key)
+        except ChainBroken as exc:
+            raise StoreError(str(exc)) from None
+
+    def audit_head(self) -> tuple[int, str]:
+        rows = self._read("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self._read("SELECT record FROM dead_letters ORDER BY id LIMIT ?", (limit,))

@@ -1,9 +1,12 @@
 """The review UI: server-rendered pages (Vietnamese first), sessions and CSRF.
 
-Every page checks the user's role. Every state-changing form carries the session's CSRF token
-(the login form, before any session, a double-submit cookie). Session cookies are HttpOnly,
-SameSite=Strict and Secure. Logins, failed logins and decisions go to the audit log. Post text
-is rendered by Jinja with autoescaping on: markup in a post is shown, never run.
+Which role may open which page is the one route table of `alerting.authz`, enforced before any
+handler runs. Every state-changing form must come from our own origin and carry the session's
+CSRF token; the login form's token is bound to a server-side pre-session, used once. Session
+cookies are HttpOnly, SameSite=Strict and Secure. Logins, failed logins, decisions, audit and
+digest views go to the audit log. Every value a page shows passes through Jinja's autoescaping
+and has its bidi controls made visible, so markup is shown, never run, and text cannot pose as
+other text.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import json
 import re
-import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from importlib.resources import files
@@ -28,7 +31,17 @@ from pydantic import ValidationError
 
 from alerting.accounts import AccountStore, LoginRateLimited, LoginRefused, Permission, Session
 from alerting.accounts.roles import allows
+from alerting.authz import (
+    SESSION_COOKIE,
+    NotAuthenticated,
+    NotPermitted,
+    api_denied,
+    face_of,
+    principal,
+)
 from alerting.exceptions import AlertNotFound, DecisionConflict
+from alerting.review import SkipReason, SupervisorOnly, decide_alert, decide_story
+from alerting.security import is_same_origin
 from alerting.store import AlertQuery, AlertStore
 from alerting.store.decisions import holder
 from alerting.views import LOCAL_TZ, local_display
@@ -42,13 +55,13 @@ from schemas import (
     Label,
     Platform,
     Severity,
+    show_bidi_controls,
     utc_now,
 )
 
-__all__ = ["SESSION_COOKIE", "mount_review_ui"]
+__all__ = ["SESSION_COOKIE", "csv_cell", "mount_review_ui"]
 
-SESSION_COOKIE = "canhbao_session"
-LOGIN_CSRF_COOKIE = "canhbao_login_csrf"
+LOGIN_CSRF_COOKIE = "canhbao_login"
 LANG_COOKIE = "canhbao_lang"
 _PAGE_SIZE = 50
 # A digest page is a document: no scripts, no outside requests.
@@ -56,12 +69,23 @@ _DIGEST_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _DIGEST_FILE = re.compile(r"(day|week)-\d{4}-\d{2}-\d{2}\.(html|pdf)")
 
 
-class _LoginRequired(Exception):
-    pass
+class _BadForm(Exception):
+    """A form without our origin or a valid CSRF token: not a permissions problem."""
 
 
-class _Forbidden(Exception):
-    pass
+# A cell starting with one of these is a formula to spreadsheet programs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: formula starts are quoted with `'`."""
+    text = show_bidi_controls(str(value))
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _shown(value: object) -> object:
+    """Jinja's `finalize`: every string a template prints has its bidi controls made visible."""
+    return show_bidi_controls(value) if isinstance(value, str) else value
 
 
 def _local_date(value: str | None, next_day: bool = False) -> datetime | None:
@@ -102,6 +126,7 @@ def mount_review_ui(
     env = Environment(
         loader=PackageLoader("alerting.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
+        finalize=_shown,
     )
     env.filters["local"] = local_display
     router = APIRouter()
@@ -136,40 +161,46 @@ def mount_review_ui(
         )
         return HTMLResponse(body, status_code=status_code)
 
-    def current(request: Request, permission: Permission) -> Session:
-        token = request.cookies.get(SESSION_COOKIE)
-        session = accounts.session(token) if token else None
+    def current(request: Request) -> Session:
+        """The signed-in session of this request (the route table has checked its role)."""
+        session = principal(request).session
         if session is None:
-            raise _LoginRequired
-        if not allows(session.user.role, permission):
-            raise _Forbidden
+            raise NotAuthenticated("ui")
         return session
 
     async def checked_form(request: Request, session: Session) -> dict[str, Any]:
+        if not is_same_origin(request):
+            raise _BadForm
         form = await request.form()
         offered = str(form.get("csrf_token", ""))
         if not hmac.compare_digest(offered.encode(), session.csrf_token.encode()):
-            raise _Forbidden
+            raise _BadForm
         return {k: form.getlist(k) if k == "destinations" else form.get(k) for k in form}
 
-    @app.exception_handler(_LoginRequired)
-    def _to_login(request: Request, exc: _LoginRequired) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-    @app.exception_handler(_Forbidden)
-    def _forbidden(request: Request, exc: _Forbidden) -> Response:
+    def _denied(request: Request, exc: Exception) -> Response:
+        if face_of(request.url.path) == "api":
+            return api_denied(request, exc)
+        if isinstance(exc, NotAuthenticated):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
         return render(request, "error.html", None, 403, message_key="error.forbidden")
+
+    app.add_exception_handler(NotAuthenticated, _denied)
+    app.add_exception_handler(NotPermitted, _denied)
+
+    @app.exception_handler(_BadForm)
+    def _bad_form(request: Request, exc: _BadForm) -> Response:
+        return render(request, "error.html", None, 403, message_key="error.csrf")
 
     # -- login -----------------------------------------------------------------------------
 
-    @router.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request, next: str | None = None) -> Response:
-        token = secrets.token_urlsafe(24)
-        response = render(request, "login.html", None, login_csrf=token, next=_safe_next(next))
+    def login_form(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """The login page with a fresh pre-session: its id in a cookie, its token in the form."""
+        ident, token = accounts.open_presession()
+        response = render(request, "login.html", None, status_code, login_csrf=token, **context)
         response.set_cookie(
             LOGIN_CSRF_COOKIE,
-            token,
+            ident,
             httponly=True,
             samesite="strict",
             secure=secure_cookies,
@@ -177,12 +208,20 @@ def mount_review_ui(
         )
         return response
 
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request, next: str | None = None) -> Response:
+        return login_form(request, next=_safe_next(next))
+
     @router.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await request.form()
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         offered = str(form.get("csrf_token", ""))
-        if not cookie or not hmac.compare_digest(cookie.encode(), offered.encode()):
+        if (
+            not is_same_origin(request)
+            or not cookie
+            or not accounts.consume_presession(cookie, offered)
+        ):
             return render(request, "error.html", None, 403, message_key="error.csrf")
         username = str(form.get("username", "")).strip()[:100]
         password = str(form.get("password", ""))
@@ -204,16 +243,7 @@ def mount_review_ui(
                 else translate(lang_of(request), "login.refused")
             )
             status = 429 if isinstance(exc, LoginRateLimited) else 401
-            return render(
-                request,
-                "login.html",
-                None,
-                status,
-                error=error,
-                login_csrf=offered,
-                next=next_path,
-                username=username,
-            )
+            return login_form(request, status, error=error, next=next_path, username=username)
         token, _ = accounts.open_session(user)
         if not allows(user.role, Permission.VIEW_QUEUE):
             next_path = "/digests"  # officials read digests; the queue is not theirs
@@ -233,10 +263,10 @@ def mount_review_ui(
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
+        session = current(request)
+        await checked_form(request, session)
         token = request.cookies.get(SESSION_COOKIE)
-        session = accounts.session(token) if token else None
-        if session is not None and token is not None:
-            await checked_form(request, session)
+        if token is not None:
             accounts.close_session(token)
             store.record_audit(
                 session.user.username, AuditAction.USER_LOGOUT, f"user:{session.user.username}"
@@ -271,7 +301,7 @@ def mount_review_ui(
         until: str | None = None,
         cursor: str | None = None,
     ) -> Response:
-        session = current(request, Permission.VIEW_QUEUE)
+        session = current(request)
         chosen_status = (
             (_enum_or_none(AlertStatus, status) if status != "all" else None)
             if status
@@ -376,12 +406,20 @@ def mount_review_ui(
 
     @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
     def alert_detail(request: Request, alert_id: str) -> Response:
-        session = current(request, Permission.VIEW_QUEUE)
-        return detail_page(request, session, alert_id, done=request.query_params.get("done"))
+        session = current(request)
+        params = request.query_params
+        done = _enum_or_none(DecisionAction, params.get("done"))
+        return detail_page(
+            request,
+            session,
+            alert_id,
+            done=done.value if done else None,
+            story_outcome=_story_outcome(params.get("applied"), params.get("skipped")),
+        )
 
     @router.post("/alerts/{alert_id}/decision", response_class=HTMLResponse)
     async def decide(request: Request, alert_id: str) -> Response:
-        session = current(request, Permission.DECIDE)
+        session = current(request)
         form = await checked_form(request, session)
         lang = lang_of(request)
         errors: dict[str, str] = {}
@@ -400,10 +438,6 @@ def mount_review_ui(
             alert = store.get_alert(alert_id).alert
         except AlertNotFound:
             return render(request, "error.html", session, 404, message_key="error.not_found")
-        if alert.status is AlertStatus.ESCALATED and not allows(
-            session.user.role, Permission.DECIDE_ESCALATED
-        ):
-            raise _Forbidden
         decision = None
         if not errors:
             try:
@@ -423,43 +457,37 @@ def mount_review_ui(
             return detail_page(request, session, alert_id, 422, errors=errors, form=form)
         expected = str(form.get("expected_version") or "")
         try:
-            store.decide(decision, expected_version=int(expected) if expected.isdigit() else None)
+            decide_alert(
+                store,
+                session.user,
+                alert,
+                decision,
+                int(expected) if expected.isdigit() else None,
+            )
+        except SupervisorOnly:
+            raise NotPermitted("ui", Permission.DECIDE_ESCALATED.value) from None
         except DecisionConflict as exc:
             conflict = translate(lang, "action.conflict", detail=str(exc))
             return detail_page(request, session, alert_id, 409, conflict=conflict)
-        skipped = 0
+        query: dict[str, str] = {"done": decision.action.value}
         if form.get("whole_story"):
-            # The same decision for the story's other open alerts: one record and one audit
-            # entry each; any someone else holds or already decided is left as it is.
-            others = store.list_alerts(AlertQuery(cluster_id=alert.cluster_id, limit=100)).alerts
-            for other in others:
-                if other.alert_id == alert_id or other.status not in (
-                    AlertStatus.PENDING,
-                    AlertStatus.ESCALATED,
-                ):
-                    continue
-                try:
-                    store.decide(
-                        decision.model_copy(update={"alert_id": other.alert_id}),
-                        expected_version=other.version,
-                    )
-                except DecisionConflict:
-                    skipped += 1
-        suffix = f"&skipped={skipped}" if skipped else ""
-        return RedirectResponse(f"/alerts/{alert_id}?done={action.value}{suffix}", status_code=303)
+            outcome = decide_story(store, session.user, alert, decision)
+            query["applied"] = str(len(outcome.applied))
+            query["skipped"] = ",".join(f"{r}:{n}" for r, n in sorted(outcome.counts().items()))
+        return RedirectResponse(f"/alerts/{alert_id}?{urlencode(query)}", status_code=303)
 
     # -- claims ----------------------------------------------------------------------------
 
     @router.post("/alerts/{alert_id}/claim")
     async def claim(request: Request, alert_id: str) -> Response:
-        session = current(request, Permission.DECIDE)
+        session = current(request)
         form = await checked_form(request, session)
         until = utc_now() + timedelta(minutes=claim_minutes)
         assignee = str(form.get("assignee") or "")
         try:
             if assignee and assignee != session.user.username:
                 if not allows(session.user.role, Permission.ASSIGN):
-                    raise _Forbidden
+                    raise NotPermitted("ui", Permission.ASSIGN.value)
                 target = accounts.get_user(assignee)
                 if target is None or not allows(target.role, Permission.DECIDE):
                     return detail_page(
@@ -485,7 +513,7 @@ def mount_review_ui(
 
     @router.get("/digests", response_class=HTMLResponse)
     def digest_list(request: Request) -> Response:
-        session = current(request, Permission.VIEW_DIGESTS)
+        session = current(request)
         names = sorted(
             (p.stem for p in digests_dir.glob("*.html"))
             if digests_dir and digests_dir.is_dir()
@@ -497,11 +525,14 @@ def mount_review_ui(
 
     @router.get("/digests/{name}")
     def digest_file(request: Request, name: str) -> Response:
-        current(request, Permission.VIEW_DIGESTS)
+        session = current(request)
         match = _DIGEST_FILE.fullmatch(name)
         path = digests_dir / name if digests_dir and match else None
         if path is None or not path.is_file():
             return render(request, "error.html", None, 404, message_key="error.not_found")
+        store.record_audit(
+            session.user.username, AuditAction.DIGEST_VIEWED, f"digest:{name}", None, {}
+        )
         media = "application/pdf" if name.endswith(".pdf") else "text/html; charset=utf-8"
         return Response(
             path.read_bytes(),
@@ -513,13 +544,20 @@ def mount_review_ui(
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit(request: Request, target: str | None = None, after: int = 0) -> Response:
-        session = current(request, Permission.VIEW_AUDIT)
+        session = current(request)
         events = store.audit_log(target=target or None, after_seq=max(0, after), limit=200)
+        store.record_audit(
+            session.user.username,
+            AuditAction.AUDIT_VIEWED,
+            f"audit:{target or 'all'}",
+            None,
+            {"via": "ui", "after_seq": max(0, after), "returned": len(events)},
+        )
         return render(request, "audit.html", session, events=events, target=target or "")
 
     @router.get("/audit.csv")
     def audit_csv(request: Request, target: str | None = None) -> Response:
-        session = current(request, Permission.EXPORT_AUDIT)
+        session = current(request)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(
@@ -531,15 +569,18 @@ def mount_review_ui(
             for e in events:
                 writer.writerow(
                     [
-                        e.seq,
-                        e.at.isoformat(),
-                        local_display(e.at),
-                        e.actor,
-                        e.action.value,
-                        e.target,
-                        e.reason or "",
-                        e.details,
-                        e.hash,
+                        csv_cell(cell)
+                        for cell in (
+                            e.seq,
+                            e.at.isoformat(),
+                            local_display(e.at),
+                            e.actor,
+                            e.action.value,
+                            e.target,
+                            e.reason or "",
+                            json.dumps(e.details, ensure_ascii=False, sort_keys=True),
+                            e.hash,
+                        )
                     ]
                 )
             if len(events) < 1000:
@@ -555,6 +596,18 @@ def mount_review_ui(
         )
 
     app.include_router(router)
+
+
+def _story_outcome(applied: str | None, skipped: str | None) -> dict[str, Any] | None:
+    """The outcome of a story decision, from the redirect's query (known reasons only)."""
+    if not applied or not applied.isdigit():
+        return None
+    reasons: dict[str, int] = {}
+    for part in (skipped or "").split(","):
+        reason, _, count = part.partition(":")
+        if reason in {r.value for r in SkipReason} and count.isdigit():
+            reasons[reason] = int(count)
+    return {"applied": int(applied), "skipped": reasons, "skipped_total": sum(reasons.values())}
 
 
 def _decision_errors(exc: ValidationError, lang: str) -> dict[str, str]:

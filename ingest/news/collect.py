@@ -32,7 +32,6 @@ def _post(
     *,
     title: str | None,
     text: str,
-    author: str | None,
     published_at: datetime | None,
 ) -> RawPost:
     return RawPost(
@@ -43,7 +42,6 @@ def _post(
         kind=PostKind.ARTICLE,
         title=title[:2000] if title else None,
         text=text,
-        author_ref=ctx.author_ref(author),
         published_at=published_at,
         collected_at=ctx.clock(),
         raw_ref=url,
@@ -77,7 +75,6 @@ async def _article_post(
             url,
             title=article.title or hint_title,
             text=article.text,
-            author=article.author,
             published_at=article.published_at or hint_published,
         )
     except ValidationError as exc:
@@ -108,7 +105,6 @@ async def _gather_articles(
                         url,
                         title=title,
                         text=text,
-                        author=None,
                         published_at=published,
                     )
                 )

@@ -111,9 +111,7 @@ def _post_from(
     source: FacebookPageSource, ctx: CollectContext, item: dict[str, Any], *, parent: str | None
 ) -> RawPost:
     created = parse_datetime(item.get("created_time"))
-    author = item.get("from", {}).get("id") if isinstance(item.get("from"), dict) else None
     if parent is None:
-        author = source.page_id
         engagement = Engagement(
             likes=as_count(item.get("reactions", {}).get("summary", {}).get("total_count")),
             comments=as_count(item.get("comments", {}).get("summary", {}).get("total_count")),
@@ -131,7 +129,6 @@ def _post_from(
         url=url,
         kind=PostKind.COMMENT if parent else PostKind.POST,
         parent_external_id=parent,
-        author_ref=ctx.author_ref(str(author)) if author else None,
         text=item.get("message") or "",
         published_at=created,
         collected_at=ctx.clock(),

@@ -92,7 +92,6 @@ def _video_post(
         external_id=video["id"],
         url=f"https://www.youtube.com/watch?v={video['id']}",
         kind=PostKind.VIDEO,
-        author_ref=ctx.author_ref(snippet.get("channelId") or source.channel_id),
         title=title[:2000] or None,
         text=f"{title}\n\n{description}".strip(),
         published_at=parse_datetime(snippet.get("publishedAt")),
@@ -111,7 +110,6 @@ def _comment_post(
 ) -> RawPost:
     top = thread["snippet"]["topLevelComment"]
     snippet = top["snippet"]
-    author = (snippet.get("authorChannelId") or {}).get("value")
     return RawPost(
         platform=Platform.YOUTUBE,
         source_id=source.name,
@@ -119,7 +117,6 @@ def _comment_post(
         url=f"https://www.youtube.com/watch?v={video_id}&lc={top['id']}",
         kind=PostKind.COMMENT,
         parent_external_id=video_id,
-        author_ref=ctx.author_ref(author),
         text=snippet.get("textOriginal") or snippet.get("textDisplay") or "",
         published_at=parse_datetime(snippet.get("publishedAt")),
         collected_at=ctx.clock(),

@@ -28,7 +28,7 @@ from alerting.web import mount_review_ui
 from ingest.fixture_server import Reply, serve_fixtures
 from schemas import AlertStatus, AuditAction, DeliveryMessage
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -48,7 +48,7 @@ def _chromium_or_skip() -> str:
 
 @pytest.fixture
 def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStore, list[str]]]:
-    store = SQLiteStore(tmp_path / "store.db")
+    store = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)
     result = process_batch(
         [
             InboundRecord("b:1", line(external_id="1", text="bọn bắc kỳ cút hết về quê đi")),
@@ -64,7 +64,7 @@ def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStor
         tmp_path / "accounts.db", hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
     accounts.add_user("lan", PASSWORD, Role.ANALYST)
-    app = create_app(store, tokens={}, destinations=("cong_an", "so_tttt"))
+    app = create_app(store, accounts=accounts, destinations=("cong_an", "so_tttt"))
     mount_review_ui(
         app,
         store,
@@ -159,7 +159,10 @@ def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
         os.environ["CANHBAO_TEST_HOOK_SECRET"] = "browser-test-secret-0123"
         try:
             spec = WebhookChannel(
-                type="webhook", url=receiver.url("/hook"), secret="env:CANHBAO_TEST_HOOK_SECRET"
+                type="webhook",
+                url=receiver.url("/hook"),
+                secret="env:CANHBAO_TEST_HOOK_SECRET",
+                allow_internal=True,
             )
             config = RoutingConfig.model_validate(
                 {

@@ -18,6 +18,7 @@ import pytest
 
 from alerting.store import AlertStore, SQLiteStore
 from alerting.store.opensearch import OpenSearchStore
+from tests.conftest import AUDIT_KEY
 
 KAFKA = os.environ.get("CANHBAO_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 OPENSEARCH = os.environ.get("CANHBAO_OPENSEARCH_URL", "http://127.0.0.1:9250")
@@ -76,7 +77,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> It
     """A review store of each backend in turn (Elasticsearch 8 only where CANHBAO_ES_URL
     points at one), with its own file or indices, removed afterwards."""
     if request.param == "sqlite":
-        sqlite = SQLiteStore(tmp_path / "store.db")
+        sqlite = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)
         yield sqlite
         sqlite.close()
         return
@@ -84,14 +85,15 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> It
         from alerting.store.elasticsearch import ElasticsearchStore
 
         elastic = ElasticsearchStore.connect(
-            request.getfixturevalue("es_url"), prefix=unique, refresh=True
+            request.getfixturevalue("es_url"), prefix=unique, refresh=True, audit_key=AUDIT_KEY
         )
         yield elastic
         elastic.delete_indices()
         elastic.close()
         return
-    search = OpenSearchStore.connect(request.getfixturevalue("opensearch_url"), prefix=unique,
-                                     refresh=True)  # fmt: skip
+    search = OpenSearchStore.connect(
+        request.getfixturevalue("opensearch_url"), prefix=unique, refresh=True, audit_key=AUDIT_KEY
+    )
     yield search
     search.delete_indices()
     search.close()
@@ -153,6 +155,7 @@ def env(tmp_path: Path, tiny_model_dir: Path, tiny_data: Path) -> dict[str, str]
     no hub access (a test must never download a model)."""
     return {
         "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
         "CANHBAO_MODEL_DIR": str(tiny_model_dir),
         "CANHBAO_DATASETS_DIR": str(tiny_data),
         "CANHBAO_LOG_LEVEL": "WARNING",

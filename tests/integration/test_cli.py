@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from canhbao._cli_common import EXIT_REJECTED
 from canhbao.cli import app
 from schemas import CONTRACTS
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 
 pytestmark = pytest.mark.integration
 
@@ -181,7 +181,7 @@ def test_users_are_added_listed_and_changed_with_audit(env: dict[str, str]) -> N
     from alerting.store import SQLiteStore
     from schemas import AuditAction
 
-    store = SQLiteStore(Path(env["CANHBAO_DATA_DIR"]) / "canhbao.db")
+    store = SQLiteStore(Path(env["CANHBAO_DATA_DIR"]) / "canhbao.db", audit_key=AUDIT_KEY)
     actions = [e.action for e in store.audit_log(target="user:lan")]
     store.close()
     assert actions == [AuditAction.USER_ADDED, AuditAction.USER_ROLE_CHANGED]

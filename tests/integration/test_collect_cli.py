@@ -18,6 +18,7 @@ from ingest.fixture_server import FixtureServer, Reply, serve_fixtures
 from ingest.fixture_site import publish_site
 from schemas import RawPost
 from stream_jobs.topics import SCHEMA_HEADER, Topology
+from tests.conftest import AUDIT_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -38,9 +39,12 @@ def sources(tmp_path: Path, site: FixtureServer) -> Path:
     path.write_text(
         "defaults: {per_host_rate_per_s: 100, timeout_s: 3, max_attempts: 2}\n"
         "sources:\n"
-        f"  - {{name: bao-mau, type: rss, url: '{site.url('/rss.xml')}', interval: 1m}}\n"
-        f"  - {{name: bao-mau-sitemap, type: sitemap, url: '{site.url('/sitemap-news.xml')}'}}\n"
-        f"  - {{name: hong, type: rss, url: '{site.url('/broken.xml')}'}}\n",
+        f"  - {{name: bao-mau, type: rss, url: '{site.url('/rss.xml')}', interval: 1m,"
+        " allow_internal: true}\n"
+        f"  - {{name: bao-mau-sitemap, type: sitemap, url: '{site.url('/sitemap-news.xml')}',"
+        " allow_internal: true}\n"
+        f"  - {{name: hong, type: rss, url: '{site.url('/broken.xml')}',"
+        " allow_internal: true}\n",
         encoding="utf-8",
     )
     return path
@@ -50,6 +54,7 @@ def sources(tmp_path: Path, site: FixtureServer) -> Path:
 def env(tmp_path: Path, tiny_model_dir: Path) -> dict[str, str]:
     return {
         "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
         "CANHBAO_MODEL_DIR": str(tiny_model_dir),
         "CANHBAO_LOG_LEVEL": "WARNING",
     }
@@ -74,7 +79,7 @@ def test_collect_once_into_the_embedded_pipeline_then_no_duplicates(
     assert pipeline["posts_in"] == 16
     assert pipeline["processed"] == 8
     assert pipeline["duplicates"] == {"same_post": 8}
-    store = SQLiteStore(tmp_path / "var" / "canhbao.db")
+    store = SQLiteStore(tmp_path / "var" / "canhbao.db", audit_key=AUDIT_KEY)
     assert store.counts()["posts"] == 8
     store.close()
 
@@ -147,7 +152,7 @@ def test_collect_once_into_real_kafka_then_no_duplicates(
     posts = [RawPost.model_validate_json(m.value) for m in messages]  # type: ignore[attr-defined]
     assert {p.source_id for p in posts} == {"bao-mau"}
     assert all(m.headers[SCHEMA_HEADER] == "raw_post/1" for m in messages)  # type: ignore[attr-defined]
-    assert all(p.author_ref and p.author_ref.startswith("ph1_") for p in posts)
+    assert all(p.author_ref is None for p in posts)  # no author reaches the bus
 
     again = runner.invoke(app, args, env=kafka_env)
     assert reports(again.stdout)["bao-mau"]["new"] == 0
@@ -248,5 +253,5 @@ def test_intake_server_signed_post_reaches_kafka(
     [message] = drain(kafka_bootstrap, topology.raw, 1)
     post = RawPost.model_validate_json(message.value)  # type: ignore[attr-defined]
     assert post.source_id == "partner-doitac"
-    assert post.author_ref is not None
+    assert post.author_ref is None
     assert "Trần" not in message.value.decode()  # type: ignore[attr-defined]

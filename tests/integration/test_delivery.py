@@ -29,7 +29,7 @@ from ingest.fixture_server import FixtureServer, Reply, serve_fixtures
 from schemas import AlertStatus, AuditAction, DecisionAction, DeliveryMessage, Label, utc_now
 from schemas.signing import verify
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 from tests.integration.helpers import decision, store_texts
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ class Clock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    store = SQLiteStore(tmp_path / "store.db")
+    store = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)
     yield store
     store.close()
 
@@ -76,7 +76,10 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixtureServer]:
 
 def webhook(server: FixtureServer) -> WebhookChannel:
     return WebhookChannel(
-        type="webhook", url=server.url("/hook"), secret="env:CANHBAO_TEST_WEBHOOK"
+        type="webhook",
+        url=server.url("/hook"),
+        secret="env:CANHBAO_TEST_WEBHOOK",
+        allow_internal=True,
     )
 
 
@@ -305,7 +308,7 @@ def test_deliver_command_once(
     from canhbao.cli import app
 
     data = tmp_path / "var"
-    store = SQLiteStore(data / "canhbao.db")
+    store = SQLiteStore(data / "canhbao.db", audit_key=AUDIT_KEY)
     [alert_id, *_] = store_texts(store, ctx, HATE_TEXTS[:1])
     confirm(store, alert_id, ["cong_an"])
     store.close()
@@ -314,12 +317,14 @@ def test_deliver_command_once(
     hook = receiver.url("/hook")
     routing_file.write_text(
         "destinations:\n  cong_an:\n    channels:\n"
-        f"      - {{type: webhook, url: '{hook}', secret: env:CANHBAO_TEST_WEBHOOK}}\n"
+        f"      - {{type: webhook, url: '{hook}', secret: env:CANHBAO_TEST_WEBHOOK,"
+        " allow_internal: true}\n"
         "rules:\n  - {categories: [hate], destinations: [cong_an]}\n"
         "escalation: {unreviewed_after: 'off'}\n"
     )
     env = {
         "CANHBAO_DATA_DIR": str(data),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
         "CANHBAO_MODEL_DIR": str(tiny_model_dir),
         "CANHBAO_LOG_LEVEL": "WARNING",
         "CANHBAO_REVIEW_BASE_URL": "https://canhbao.example",

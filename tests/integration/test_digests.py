@@ -24,6 +24,7 @@ from alerting.web import mount_review_ui
 from canhbao.cli import app
 from schemas import AuditAction, DecisionAction, Label
 from stream_jobs.pipeline import PipelineContext
+from tests.conftest import AUDIT_KEY
 from tests.integration.helpers import decision, store_texts
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def data(tmp_path: Path, ctx: PipelineContext) -> Path:
-    store = SQLiteStore(tmp_path / "var" / "canhbao.db")
+    store = SQLiteStore(tmp_path / "var" / "canhbao.db", audit_key=AUDIT_KEY)
     first, second = store_texts(
         store, ctx, ["bọn bắc kỳ cút hết về quê đi", "lũ tàu khựa đáng chết hết"]
     )
@@ -71,6 +72,7 @@ def test_digest_html_pdf_email_and_ui(
     today = datetime.now(LOCAL_TZ).date().isoformat()
     env = {
         "CANHBAO_DATA_DIR": str(data),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
         "CANHBAO_MODEL_DIR": str(tiny_model_dir),
         "CANHBAO_LOG_LEVEL": "WARNING",
     }
@@ -95,14 +97,14 @@ def test_digest_html_pdf_email_and_ui(
     kinds = [part.get_content_type() for part in mail.walk()]
     assert "text/html" in kinds
     assert "application/pdf" in kinds
-    store = SQLiteStore(data / "canhbao.db")
+    store = SQLiteStore(data / "canhbao.db", audit_key=AUDIT_KEY)
     assert any(e.action is AuditAction.DIGEST_SENT for e in store.audit_log(limit=100))
 
     accounts = AccountStore(
         tmp_path / "accounts.db", hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
     accounts.add_user("lanhdao", "mat-khau-du-dai-123", Role.OFFICIAL)
-    web = create_app(store, tokens={}, destinations=("cong_an",))
+    web = create_app(store, accounts=accounts, destinations=("cong_an",))
     mount_review_ui(
         web, store, accounts, ("cong_an",), secure_cookies=False, digests_dir=data / "digests"
     )

@@ -23,7 +23,7 @@ from stream_jobs.exceptions import BusError
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import stored_batch
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +112,7 @@ def test_the_same_stage_functions_run_over_kafka(
     for data in posts:
         producer.produce(topology.raw, data)
     producer.close()
-    store = SQLiteStore(tmp_path / "s.db")
+    store = SQLiteStore(tmp_path / "s.db", audit_key=AUDIT_KEY)
     consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.raw], group_id="worker")
     messages = drain(consumer, len(posts))
     result = process_batch([InboundRecord(m.origin, m.value) for m in messages], ctx)

@@ -54,7 +54,7 @@ def alert_ids(store: AlertStore, ctx: PipelineContext) -> list[str]:
 
 
 def app_for(store: AlertStore, accounts: AccountStore) -> TestClient:
-    app = create_app(store, tokens={}, destinations=DESTINATIONS)
+    app = create_app(store, accounts=accounts, destinations=DESTINATIONS)
     mount_review_ui(app, store, accounts, DESTINATIONS, secure_cookies=False)
     return TestClient(app)
 

@@ -13,7 +13,7 @@ from alerting.store.opensearch import OpenSearchStore
 from schemas import DecisionAction
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import stored_batch
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 from tests.integration.helpers import decision, fill, race_two_deciders
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def store(opensearch_url: str, unique: str) -> Iterator[OpenSearchStore]:
-    search = OpenSearchStore.connect(opensearch_url, prefix=unique, refresh=True)
+    search = OpenSearchStore.connect(
+        opensearch_url, prefix=unique, refresh=True, audit_key=AUDIT_KEY
+    )
     yield search
     search.delete_indices()
     search.close()
@@ -55,7 +57,9 @@ def test_racing_deciders_on_two_clients_one_wins(
     store: OpenSearchStore, opensearch_url: str, unique: str, ctx: PipelineContext
 ) -> None:
     [alert_id, *_] = fill(store, ctx)
-    other = OpenSearchStore.connect(opensearch_url, prefix=unique, refresh=True)
+    other = OpenSearchStore.connect(
+        opensearch_url, prefix=unique, refresh=True, audit_key=AUDIT_KEY
+    )
     outcomes = race_two_deciders(store, other, alert_id)
     other.close()
     assert outcomes == ["conflict", "ok"]
@@ -97,7 +101,9 @@ def test_head_lagging_behind_entries_is_repaired(
 def test_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="OpenSearch"):
         OpenSearchStore(
-            OpenSearch(hosts=["http://127.0.0.1:1"], max_retries=0, timeout=2), prefix="x"
+            OpenSearch(hosts=["http://127.0.0.1:1"], max_retries=0, timeout=2),
+            prefix="x",
+            audit_key=AUDIT_KEY,
         )
 
 

@@ -13,6 +13,7 @@ from alerting.store import AlertQuery, SQLiteStore
 from alerting.store.sqlite import SCHEMA_VERSION
 from schemas import utc_now
 from stream_jobs.pipeline import PipelineContext
+from tests.conftest import AUDIT_KEY
 from tests.integration.helpers import fill, race_two_deciders
 
 pytestmark = pytest.mark.integration
@@ -20,9 +21,11 @@ pytestmark = pytest.mark.integration
 
 def test_concurrent_decisions_one_wins(tmp_path: Path, ctx: PipelineContext) -> None:
     path = tmp_path / "race.db"
-    first = SQLiteStore(path)
+    first = SQLiteStore(path, audit_key=AUDIT_KEY)
     [alert_id, *_] = fill(first, ctx)
-    second = SQLiteStore(path)  # a second connection, as a second API worker would hold
+    second = SQLiteStore(
+        path, audit_key=AUDIT_KEY
+    )  # a second connection, as a second API worker would hold
     outcomes = race_two_deciders(first, second, alert_id)
     assert outcomes == ["conflict", "ok"]
     first.close()
@@ -57,7 +60,7 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
         "PRAGMA user_version=1;"
     )
     old.close()
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, audit_key=AUDIT_KEY)
     store.close()
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -69,13 +72,13 @@ def test_a_version_2_store_gets_its_alerts_indexed_for_search(
     tmp_path: Path, ctx: PipelineContext
 ) -> None:
     path = tmp_path / "v2.db"
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, audit_key=AUDIT_KEY)
     ids = fill(store, ctx)
     store.close()
     raw = sqlite3.connect(path)  # as a version-2 store was: no search index
     raw.executescript("DROP TABLE alert_text; PRAGMA user_version=2;")
     raw.close()
-    migrated = SQLiteStore(path)
+    migrated = SQLiteStore(path, audit_key=AUDIT_KEY)
     found = migrated.list_alerts(AlertQuery(text="bac ky"))
     assert sorted(a.alert_id for a in found.alerts) == sorted(ids)
     migrated.close()
@@ -83,17 +86,17 @@ def test_a_version_2_store_gets_its_alerts_indexed_for_search(
 
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
-    SQLiteStore(path).close()
+    SQLiteStore(path, audit_key=AUDIT_KEY).close()
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA user_version=99")
     raw.close()
     with pytest.raises(StoreError, match="newer than this canhbao"):
-        SQLiteStore(path)
+        SQLiteStore(path, audit_key=AUDIT_KEY)
 
 
 def test_a_version_3_store_gains_claim_columns(tmp_path: Path, ctx: PipelineContext) -> None:
     path = tmp_path / "v3.db"
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, audit_key=AUDIT_KEY)
     [alert_id, *_] = fill(store, ctx)
     store.close()
     raw = sqlite3.connect(path)  # as a version-3 store was: no claim columns
@@ -102,7 +105,7 @@ def test_a_version_3_store_gains_claim_columns(tmp_path: Path, ctx: PipelineCont
         " ALTER TABLE alerts DROP COLUMN claimed_until; PRAGMA user_version=3;"
     )
     raw.close()
-    migrated = SQLiteStore(path)
+    migrated = SQLiteStore(path, audit_key=AUDIT_KEY)
     until = utc_now() + timedelta(minutes=5)
     assert migrated.claim(alert_id, "lan", until).assignee == "lan"
     assert [a.alert_id for a in migrated.list_alerts(AlertQuery(assignee="lan")).alerts] == [

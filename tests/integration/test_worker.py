@@ -24,7 +24,7 @@ from schemas import ClassifiedPost, PostKind
 from stream_jobs.backends.abstract import Message
 from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
-from tests.conftest import line
+from tests.conftest import AUDIT_KEY, line
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +46,12 @@ def worker_env(
         "CANHBAO_TOPIC_PARTITIONS": "3",
         "CANHBAO_MODEL_DIR": str(tiny_model_dir),
         "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
         "CANHBAO_LOG_FORMAT": "text",
     }
     ensure_topics(kafka_bootstrap, Topology(prefix=unique, partitions=3).specs())
     yield env
-    OpenSearchStore.connect(opensearch_url, prefix=unique).delete_indices()
+    OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY).delete_indices()
 
 
 class Worker:
@@ -111,7 +112,7 @@ def test_posts_flow_through_kafka_worker_and_opensearch(
         records += [b"{not json", line(external_id="h0", text=HOSTILE[0])]  # broken, repeat
         records += [line(external_id="big", text="chữ " * 30_000)]  # ~150 kB, over the limit
         produce(kafka_bootstrap, topology.raw, records)
-        store = OpenSearchStore.connect(opensearch_url, prefix=unique)
+        store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
         wait_for(lambda: count(store, "posts") == 5 and count(store, "deadletters") == 2,
                  what="posts and the dead letters in OpenSearch")  # fmt: skip
         assert count(store, "alerts") == 3
@@ -173,7 +174,7 @@ def test_killed_worker_loses_and_doubles_nothing(
         topology.raw,
         [line(external_id=f"p{i}", text=t) for i, t in enumerate(texts)],
     )
-    store = OpenSearchStore.connect(opensearch_url, prefix=unique)
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
 
     first = Worker(worker_env, tmp_path / "worker1.log")
     # Alerts are the first write of a batch: killing as soon as one exists cuts a batch short
@@ -221,7 +222,7 @@ def test_store_outage_is_waited_out_and_nothing_is_lost(
     topology = Topology(prefix=unique, partitions=3)
     env = {**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}
     worker = Worker(env, tmp_path / "worker.log")
-    store = OpenSearchStore.connect(opensearch_url, prefix=unique)
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
     try:
         produce(kafka_bootstrap, topology.raw, [line(external_id="a", text=CLEAN[0])])
         wait_for(lambda: count(store, "posts") == 1, what="the first post")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,32 +12,17 @@ from canhbao.settings import (
     Settings,
     SettingsError,
     load_intake_secrets,
+    load_audit_key,
     load_pseudonym_key,
-    load_review_tokens,
 )
-
-
-def test_review_tokens_come_from_env_and_secret_file(tmp_path: Path) -> None:
-    secret = tmp_path / "tokens.json"
-    secret.write_text('{"tok-b": "minh"}', encoding="utf-8")
-    settings = Settings(review_tokens={"tok-a": "lan"}, review_tokens_file=secret)
-    assert load_review_tokens(settings) == {"tok-a": "lan", "tok-b": "minh"}
-
-
-@pytest.mark.parametrize("content", ["not json", '["tok"]', '{"tok": 1}'])
-def test_unusable_tokens_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
-    secret = tmp_path / "tokens.json"
-    secret.write_text(content, encoding="utf-8")
-    with pytest.raises(SettingsError, match=str(secret)):
-        load_review_tokens(Settings(review_tokens_file=secret))
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CANHBAO_STORE_BACKEND", "opensearch")
-    monkeypatch.setenv("CANHBAO_REVIEW_TOKENS", '{"t": "lan"}')
+    monkeypatch.setenv("CANHBAO_REVIEW_TRUSTED_PROXIES", '["10.0.0.5"]')
     settings = Settings()
     assert settings.store_backend == "opensearch"
-    assert settings.review_tokens == {"t": "lan"}
+    assert settings.review_trusted_proxies == ("10.0.0.5",)
     monkeypatch.setenv("CANHBAO_STORE_BACKEND", "mysql")
     with pytest.raises(ValueError, match="store_backend"):
         Settings()
@@ -48,7 +34,35 @@ def test_pseudonym_key_is_generated_once_private_and_reused(tmp_path: Path) -> N
     assert load_pseudonym_key(settings) == first
     mode = (tmp_path / "pseudonym.key").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
-    assert load_pseudonym_key(Settings(data_dir=tmp_path, pseudonym_key="k")) == b"k"
+    assert len(first) >= 32
+    chosen = "k" * 32
+    assert load_pseudonym_key(Settings(data_dir=tmp_path, pseudonym_key=chosen)) == chosen.encode()
+
+
+@pytest.mark.parametrize("load", [load_pseudonym_key, load_audit_key])
+@pytest.mark.parametrize("value", ["", "   ", "x", "k" * 31])
+def test_empty_or_short_keys_are_refused_naming_the_setting(
+    tmp_path: Path, load: Callable[[Settings], bytes], value: str
+) -> None:
+    """Finding 3 of the trust & safety issue: an empty or 1-character key was accepted."""
+    setting = "CANHBAO_PSEUDONYM_KEY" if load is load_pseudonym_key else "CANHBAO_AUDIT_KEY"
+    field = "pseudonym_key" if load is load_pseudonym_key else "audit_key"
+    with pytest.raises(SettingsError, match=f"{setting}: the key must be at least 32 bytes"):
+        load(Settings.model_validate({"data_dir": tmp_path, field: value}))
+    key_file = tmp_path / "key"
+    key_file.write_text(value + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=f"{setting}_FILE"):
+        load(Settings.model_validate({"data_dir": tmp_path, f"{field}_file": key_file}))
+    generated = tmp_path / ("pseudonym.key" if field == "pseudonym_key" else "audit.key")
+    generated.write_text(value, encoding="utf-8")  # an emptied generated key file, too
+    with pytest.raises(SettingsError, match="at least 32 bytes"):
+        load(Settings(data_dir=tmp_path))
+
+
+def test_audit_key_is_generated_apart_from_the_pseudonym_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert load_audit_key(settings) != load_pseudonym_key(settings)
+    assert load_audit_key(settings) == load_audit_key(settings)
 
 
 def test_intake_secrets_from_env_and_file_and_too_short_ones_refused(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from ingest.sources import CollectorDefaults
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
-KEY = b"test-pseudonym-key"
 
 
 class Sleeps(list[float]):
@@ -40,7 +39,7 @@ def fetcher(
 
 def context(handler: Callable[[httpx.Request], httpx.Response], **defaults: Any) -> CollectContext:
     f, _, _ = fetcher(handler, **defaults)
-    return CollectContext(f, KEY, f.metrics or CollectorMetrics(), clock=lambda: NOW)
+    return CollectContext(f, f.metrics or CollectorMetrics(), clock=lambda: NOW)
 
 
 def json_response(body: Any, status: int = 200, **headers: str) -> httpx.Response:

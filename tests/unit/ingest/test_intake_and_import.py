@@ -12,13 +12,12 @@ from fastapi.testclient import TestClient
 
 from ingest.fileimport import read_csv, read_posts_file
 from ingest.intake import create_intake_app
-from schemas import RawPost, pseudonymise_handle
+from schemas import RawPost
 from schemas.signing import PARTNER_HEADER, SIGNATURE_HEADER, sign
 from stream_jobs.exceptions import BusError, RejectedRecord
 from stream_jobs.parse import ParseLimits, parse_record
 
 SECRET = b"vtv-partner-secret-0123"
-KEY = b"intake-test-key"
 NOW = 1_790_000_000.0
 
 
@@ -70,10 +69,10 @@ def sink() -> Sink:
 
 @pytest.fixture
 def client(sink: Sink) -> TestClient:
-    return TestClient(create_intake_app({"vtv": SECRET}, sink, KEY, clock=lambda: NOW))
+    return TestClient(create_intake_app({"vtv": SECRET}, sink, clock=lambda: NOW))
 
 
-def test_a_signed_batch_is_accepted_pseudonymised_and_attributed(
+def test_a_signed_batch_is_accepted_without_its_author_and_attributed(
     client: TestClient, sink: Sink
 ) -> None:
     response = send(client, {"posts": [post(), post(external_id="z2")]})
@@ -81,7 +80,7 @@ def test_a_signed_batch_is_accepted_pseudonymised_and_attributed(
     assert response.json()["accepted"] == 2
     assert response.json()["rejected"] == []
     assert [p.source_id for p in sink.posts] == ["partner-vtv"] * 2
-    assert sink.posts[0].author_ref == pseudonymise_handle("Nguyễn Văn B", KEY)
+    assert sink.posts[0].author_ref is None  # dropped at the door: nothing downstream needs it
     assert "Nguyễn Văn B" not in sink.posts[0].model_dump_json()
 
 
@@ -140,9 +139,7 @@ def test_malformed_and_oversized_bodies(client: TestClient) -> None:
 
 
 def test_bus_outage_is_503_so_the_partner_retries(sink: Sink) -> None:
-    failing = TestClient(
-        create_intake_app({"vtv": SECRET}, Sink(fail=True), KEY, clock=lambda: NOW)
-    )
+    failing = TestClient(create_intake_app({"vtv": SECRET}, Sink(fail=True), clock=lambda: NOW))
     response = send(failing, post())
     assert response.status_code == 503
     assert "retry" in response.json()["error"]
@@ -167,15 +164,16 @@ def test_csv_rows_become_records_the_pipeline_parses(tmp_path: Path) -> None:
         "posts.csv:5",
         "posts.csv:6",
     ]
-    first = parse_record(records[0].data, limits=ParseLimits(), pseudonym_key=KEY)
+    first = parse_record(records[0].data, limits=ParseLimits())
     assert first.text == "Tin giả, lan truyền"
     assert first.engagement.likes == 12
-    assert first.author_ref == pseudonymise_handle("ban_a", KEY)
-    third = parse_record(records[2].data, limits=ParseLimits(), pseudonym_key=KEY)
+    assert first.author_ref is None
+    assert b"ban_a" in records[0].data  # the CSV had it; the parsed post does not
+    third = parse_record(records[2].data, limits=ParseLimits())
     assert third.text == 'dòng "trích dẫn"\nxuống dòng'
     for bad in (records[1], records[3]):  # empty text; more cells than columns
         with pytest.raises(RejectedRecord):
-            parse_record(bad.data, limits=ParseLimits(), pseudonym_key=KEY)
+            parse_record(bad.data, limits=ParseLimits())
 
 
 def test_csv_without_a_text_column_or_not_utf8_is_refused(tmp_path: Path) -> None:

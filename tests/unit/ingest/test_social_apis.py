@@ -15,8 +15,8 @@ from ingest.social.facebook import collect_facebook_page, usage_percent
 from ingest.social.tiktok import collect_tiktok_query
 from ingest.social.youtube import collect_youtube_channel
 from ingest.sources import FacebookPageSource, TikTokQuerySource, YouTubeChannelSource
-from schemas import PostKind, pseudonymise_handle
-from tests.unit.ingest.helpers import KEY, NOW, context, json_response, run
+from schemas import PostKind
+from tests.unit.ingest.helpers import NOW, context, json_response, run
 
 FB = FacebookPageSource(
     name="fb",
@@ -110,7 +110,7 @@ def test_facebook_pages_posts_and_comments() -> None:
     comment = posts["1234_1_c1"]
     assert comment.kind is PostKind.COMMENT
     assert comment.parent_external_id == "1234_1"
-    assert comment.author_ref == pseudonymise_handle("999", KEY)  # the name is never kept
+    assert comment.author_ref is None  # no author reference is collected at all
     assert "Nguyễn" not in comment.model_dump_json()
     assert posts["1234_3"].engagement.likes == 13
     assert posts["1234_3"].engagement.shares == 3
@@ -281,7 +281,7 @@ def test_youtube_uploads_stats_and_comments_with_quota_counted() -> None:
     assert video.engagement.views == 1000
     comment = ids["c-v1"]
     assert comment.url.endswith("watch?v=v1&lc=c-v1")
-    assert comment.author_ref == pseudonymise_handle("UCuser", KEY)
+    assert comment.author_ref is None
     assert out.quota_units == len(calls)
     assert {r.reason for r in out.rejected} == {"malformed_item"}
 
@@ -401,7 +401,7 @@ def test_tiktok_query_pages_with_search_id_and_fetches_comments() -> None:
     ids = {p.external_id: p for p in out.posts}
     assert set(ids) == {"7001", "9001"}  # 7002 has no description: rejected, not delivered
     assert ids["7001"].url == "https://www.tiktok.com/@user_a/video/7001"
-    assert ids["7001"].author_ref == pseudonymise_handle("user_a", KEY)
+    assert ids["7001"].author_ref is None
     assert ids["9001"].parent_external_id == "7001"
     assert {r.reason for r in out.rejected} == {"no_text"}
     query = calls[0]["query"]["and"]

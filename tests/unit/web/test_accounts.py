@@ -72,20 +72,96 @@ def test_login_and_refusals_do_not_say_which_part_was_wrong(accounts: AccountSto
         accounts.authenticate("lan", PASSWORD, "10.0.0.1")
 
 
-def test_failed_logins_are_rate_limited_per_account_and_per_client(
+def test_failed_logins_back_off_per_account_and_address_not_for_everyone(
     accounts: AccountStore, clock: Clock
 ) -> None:
+    """Finding 7: six wrong passwords from anywhere locked the account for everyone, the right
+    password included. Now the guesser's address waits, doubling, and the user logs in."""
     accounts.add_user("lan", PASSWORD, Role.ANALYST)
     for _ in range(5):
         with pytest.raises(LoginRefused):
             accounts.authenticate("lan", "wrong-password-x", "10.0.0.1")
-    with pytest.raises(LoginRateLimited) as limited:
-        accounts.authenticate("lan", PASSWORD, "10.0.0.2")  # right password, other client
-    assert 0 < limited.value.retry_after_s <= 900
-    with pytest.raises(LoginRateLimited):  # the same client, another account
-        accounts.authenticate("minh", PASSWORD, "10.0.0.1")
-    clock.now += 901
+    with pytest.raises(LoginRateLimited) as first:
+        accounts.authenticate("lan", PASSWORD, "10.0.0.1")  # the guesser's address waits
+    assert first.value.retry_after_s == 30
+    # The real user, elsewhere, is not locked out by someone else's guesses.
     assert accounts.authenticate("lan", PASSWORD, "10.0.0.2").username == "lan"
+    clock.now += 31
+    with pytest.raises(LoginRefused):
+        accounts.authenticate("lan", "wrong-password-y", "10.0.0.1")
+    with pytest.raises(LoginRateLimited) as second:
+        accounts.authenticate("lan", "wrong-password-z", "10.0.0.1")
+    assert second.value.retry_after_s == 60  # doubled
+    clock.now += 901  # failures age out of the window
+    assert accounts.authenticate("lan", PASSWORD, "10.0.0.1").username == "lan"
+
+
+def test_one_address_spraying_many_accounts_is_slowed(accounts: AccountStore) -> None:
+    for i in range(20):
+        with pytest.raises(LoginRefused):
+            accounts.authenticate(f"user{i}", "wrong-password-x", "10.0.0.9")
+    with pytest.raises(LoginRateLimited):
+        accounts.authenticate("another", "wrong-password-x", "10.0.0.9")
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["aaaaaaaaaaaa", "abcabcabcabc", "123412341234", "abcdefghijklmn", "qwertyuiopas",
+     "1234567890123", "Matkhau@2026!!", "password1234", "iloveyou2026", "CanhBao123456"],
+)  # fmt: skip
+def test_repeated_sequential_and_common_passwords_are_refused(
+    accounts: AccountStore, password: str
+) -> None:
+    """Finding 7: the policy accepted `aaaaaaaaaaaa`."""
+    with pytest.raises(AccountError):
+        accounts.add_user("lan", password, Role.ANALYST)
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "tôi thích phở bò tái", "gio-mua-dong-bac-9"])
+def test_unusual_phrases_pass_the_policy(accounts: AccountStore, password: str) -> None:
+    assert accounts.add_user("lan", password, Role.ANALYST).username == "lan"
+
+
+def test_api_tokens_act_for_their_account_until_revoked_or_deactivated(
+    accounts: AccountStore, clock: Clock, tmp_path: Path
+) -> None:
+    """Finding 1: tokens were free-standing names. Now each is an account's, stored hashed."""
+    accounts.add_user("lan", PASSWORD, Role.ANALYST)
+    record, token = accounts.issue_token("lan", "bridge")
+    user = accounts.token_user(token)
+    assert user is not None
+    assert (user.username, user.role) == ("lan", Role.ANALYST)
+    assert accounts.token_user(token + "x") is None
+    assert accounts.token_user("anything") is None
+    with sqlite3.connect(tmp_path / "accounts.db") as db:
+        stored = db.execute("SELECT token_hash FROM api_tokens").fetchall()
+    assert token not in str(stored)  # only the hash is kept
+    [listed] = accounts.tokens("lan")
+    assert listed.token_id == record.token_id and listed.last_used_at is not None
+    accounts.set_role("lan", Role.SUPERVISOR)  # the role travels with the account
+    assert accounts.token_user(token).role is Role.SUPERVISOR  # type: ignore[union-attr]
+    accounts.set_active("lan", False)
+    assert accounts.token_user(token) is None
+    accounts.set_active("lan", True)
+    accounts.revoke_token(record.token_id)
+    assert accounts.token_user(token) is None
+    with pytest.raises(AccountError, match="revoked already"):
+        accounts.revoke_token(record.token_id)
+    accounts.set_active("lan", False)
+    with pytest.raises(AccountError, match="no active user"):
+        accounts.issue_token("lan", "again")
+
+
+def test_login_presessions_are_single_use_and_bound_to_their_token(
+    accounts: AccountStore, clock: Clock
+) -> None:
+    ident, csrf = accounts.open_presession()
+    other_ident, other_csrf = accounts.open_presession()
+    assert not accounts.consume_presession(ident, other_csrf)  # consumed, and wrong
+    assert not accounts.consume_presession(ident, csrf)  # used once only
+    assert not accounts.consume_presession("made-up", csrf)
+    clock.now += 3601
+    assert not accounts.consume_presession(other_ident, other_csrf)  # expired
 
 
 def test_sessions_expire_when_idle_or_old_and_end_on_role_change(
