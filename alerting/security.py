@@ -15,12 +15,13 @@ state-changing browser requests, and the uvicorn settings for forwarded headers.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
-from starlette.responses import Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CSP", "SECURITY_HEADERS", "install_security_headers", "is_same_origin", "uvicorn_proxy"]
 
@@ -38,19 +39,33 @@ SECURITY_HEADERS = {
 }
 
 
+class _SecurityHeaders:
+    """Plain ASGI middleware (Starlette's `BaseHTTPMiddleware` costs a task and a stream per
+    request): adds the headers to every HTTP response that does not set them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if path not in ("/healthz", "/metrics"):
+                    headers.setdefault("Cache-Control", "no-store")  # pages hold post texts
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def install_security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path not in ("/healthz", "/metrics") and "cache-control" not in (
-            response.headers
-        ):
-            response.headers["Cache-Control"] = "no-store"  # queue pages hold post texts
-        return response
+    app.add_middleware(_SecurityHeaders)
 
 
 def is_same_origin(request: Request) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -129,7 +129,9 @@ def mount_review_ui(
         finalize=_shown,
     )
     env.filters["local"] = local_display
-    router = APIRouter()
+    # The app's own router: its routes are plain entries of `app.routes` (the route × role test
+    # enumerates them) and the app-wide authorisation dependency applies to each.
+    router = app.router
     app.mount(
         "/static", StaticFiles(directory=str(files("alerting.web") / "static")), name="static"
     )
@@ -594,8 +596,6 @@ def mount_review_ui(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
         )
-
-    app.include_router(router)
 
 
 def _story_outcome(applied: str | None, skipped: str | None) -> dict[str, Any] | None:

@@ -5,88 +5,23 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
-from argon2 import PasswordHasher
 
-from alerting.accounts import AccountStore, Role
-from alerting.api import create_app
 from alerting.delivery import Deliverer, Outbox, RoutingConfig, WebhookSender
 from alerting.delivery.config import WebhookChannel
 from alerting.digests import Period, digest_from_store, period_bounds, render_html
-from alerting.store import SQLiteStore, StoredBatch
+from alerting.store import SQLiteStore
 from alerting.views import LOCAL_TZ
-from alerting.web import mount_review_ui
 from ingest.fixture_server import Reply, serve_fixtures
 from schemas import AlertStatus, AuditAction, DeliveryMessage
-from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from tests.conftest import AUDIT_KEY, line
+from tests.browser.conftest import PASSWORD, chromium_or_skip
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-PASSWORD = "mat-khau-du-dai-123"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts" / "browser"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _chromium_or_skip() -> str:
-    if os.path.exists(CHROMIUM):
-        return CHROMIUM
-    message = "Debian's chromium is not installed (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture
-def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStore, list[str]]]:
-    store = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)
-    result = process_batch(
-        [
-            InboundRecord("b:1", line(external_id="1", text="bọn bắc kỳ cút hết về quê đi")),
-            InboundRecord("b:2", line(external_id="2", text="lũ tàu khựa đáng chết hết")),
-            InboundRecord(
-                "b:3", line(external_id="3", text="ngu vãi cả chưởng, câm mồm đi đồ ngu")
-            ),
-        ],
-        ctx,
-    )
-    store.write_batch(StoredBatch(result.posts, (), result.classifications, result.alerts))
-    accounts = AccountStore(
-        tmp_path / "accounts.db", hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-    accounts.add_user("lan", PASSWORD, Role.ANALYST)
-    app = create_app(store, accounts=accounts, destinations=("cong_an", "so_tttt"))
-    mount_review_ui(
-        app,
-        store,
-        accounts,
-        ("cong_an", "so_tttt"),
-        secure_cookies=True,
-        digests_dir=tmp_path / "digests",
-    )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the review service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, [a.alert_id for a in result.alerts]
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
 
 
 def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
@@ -97,7 +32,7 @@ def test_analyst_logs_in_filters_opens_confirms_and_dismisses(
     base, store, alert_ids = site
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium_or_skip(), headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
         page.goto(f"{base}/queue")
         expect(page).to_have_url(re.compile(r"/login\?next=/queue"))

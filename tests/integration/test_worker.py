@@ -240,3 +240,83 @@ def test_store_outage_is_waited_out_and_nothing_is_lost(
         assert store.verify_audit_chain() == 3
     finally:
         assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+
+
+def test_no_author_reaches_a_store_a_topic_or_a_response(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Finding 3 of the trust & safety issue: handles in clear in dead letters, `author_ref`
+    stored and published on posts.classified. A known handle is sent in good records, in a
+    malformed one and in a rejected one; then every index, every topic payload (dead letters'
+    original bytes decoded) and every API response is searched for it and its reference."""
+    from fastapi.testclient import TestClient
+
+    from alerting.accounts import AccountStore, Role
+    from alerting.api import create_app
+    from schemas import DeadLetter, pseudonymise_handle
+    from tests.conftest import FAST_HASHER, PASSWORD, PSEUDONYM_KEY
+
+    handle = "nguyen_van_realname_77"
+    ref = pseudonymise_handle(handle, PSEUDONYM_KEY)
+    given_ref = "ph1_" + "7" * 32
+    env = {**worker_env, "CANHBAO_PSEUDONYM_KEY": PSEUDONYM_KEY.decode()}
+    topology = Topology(prefix=unique, partitions=3)
+    records = [
+        line(external_id=f"a{i}", text=t, author_handle=handle) for i, t in enumerate(HOSTILE)
+    ]
+    records.append(line(external_id="r", text=CLEAN[0], author_ref=given_ref))
+    records.append(b'{"text": "bon bac ky", "author_handle": "' + handle.encode() + b'", oops')
+    records.append(line(external_id="empty", text=" ", author_handle=handle))
+    worker = Worker(env, tmp_path / "worker.log")
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+    try:
+        produce(kafka_bootstrap, topology.raw, records)
+        wait_for(lambda: count(store, "posts") == 4 and count(store, "deadletters") == 2,
+                 what="posts and dead letters in OpenSearch")  # fmt: skip
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+
+    def leaks(text: str) -> list[str]:
+        return [needle for needle in (handle, ref, given_ref) if needle in text]
+
+    store._client.indices.refresh(index=f"{unique}-*")
+    hits = store._client.search(index=f"{unique}-*", body={"size": 1000})["hits"]["hits"]
+    assert len(hits) >= 4 + 2 + 3  # posts, dead letters, alerts (and more)
+    assert leaks(json.dumps(hits, ensure_ascii=False)) == []
+    letters = store.dead_letters()
+    for letter in letters:
+        assert handle.encode() not in letter.original  # redacted …
+    assert any(ref.encode() in letter.original for letter in letters)  # … to its keyed hash
+
+    topics = [topology.alerts, topology.dead_letters, topology.classified]
+    consumer = KafkaConsumerBackend(kafka_bootstrap, topics, "leak-check")
+    messages: list[Message] = []
+
+    def arrived() -> bool:
+        messages.extend(consumer.poll_batch(100, 0.5))
+        return len(messages) >= 4 + 2 + 3
+
+    wait_for(arrived, seconds=30, what="the classified, review and dead-letter topics")
+    consumer.close()
+    for message in messages:
+        text = message.value.decode()
+        if message.topic == topology.dead_letters:
+            text += DeadLetter.model_validate_json(text).original.decode("utf-8", "replace")
+        assert handle not in text, message.topic
+        assert given_ref not in text, message.topic
+        if message.topic != topology.dead_letters:
+            assert ref not in text, message.topic
+
+    accounts = AccountStore(tmp_path / "accounts.db", hasher=FAST_HASHER)
+    accounts.add_user("lan", PASSWORD, Role.SUPERVISOR)
+    _, token = accounts.issue_token("lan", "tests")
+    client = TestClient(create_app(store, accounts=accounts, destinations=("cong_an",)))
+    auth = {"Authorization": f"Bearer {token}"}
+    listing = client.get("/api/alerts?limit=500", headers=auth)
+    bodies = [listing.text, client.get("/api/audit", headers=auth).text]
+    bodies += [client.get(f"/api/alerts/{a['alert_id']}", headers=auth).text
+               for a in listing.json()["alerts"]]  # fmt: skip
+    assert len(bodies) >= 5
+    assert leaks("\n".join(bodies)) == []
+    store.close()

@@ -11,8 +11,8 @@ import pytest
 from canhbao.settings import (
     Settings,
     SettingsError,
-    load_intake_secrets,
     load_audit_key,
+    load_intake_secrets,
     load_pseudonym_key,
 )
 

@@ -137,7 +137,8 @@ def test_api_tokens_act_for_their_account_until_revoked_or_deactivated(
         stored = db.execute("SELECT token_hash FROM api_tokens").fetchall()
     assert token not in str(stored)  # only the hash is kept
     [listed] = accounts.tokens("lan")
-    assert listed.token_id == record.token_id and listed.last_used_at is not None
+    assert listed.token_id == record.token_id
+    assert listed.last_used_at is not None
     accounts.set_role("lan", Role.SUPERVISOR)  # the role travels with the account
     assert accounts.token_user(token).role is Role.SUPERVISOR  # type: ignore[union-attr]
     accounts.set_active("lan", False)
