@@ -105,11 +105,20 @@ class EgressPolicy:
         return addresses[0]
 
 
-def _literal(host: str) -> IPAddress | None:
+def _literal(host: str) -> list[IPAddress]:
+    """[the address] when `host` is an IP literal, else [] (a name to resolve)."""
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
-        return None
+        return []
+
+
+async def _resolve(host: str, port: int, timeout: float | None) -> list[IPAddress]:
+    try:
+        with anyio.fail_after(timeout):
+            return _addresses(await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    except (OSError, TimeoutError) as exc:
+        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
 
 
 def _addresses(infos: Iterable[tuple[Any, ...]]) -> list[IPAddress]:
@@ -134,15 +143,7 @@ class _GuardedAsyncBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        literal = _literal(host)
-        if literal is not None:
-            found = [literal]
-        else:
-            try:
-                with anyio.fail_after(timeout):
-                    found = _addresses(await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-            except (OSError, TimeoutError) as exc:
-                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        found = _literal(host) or await _resolve(host, port, timeout)
         ip = self._policy.check(host, port, found)
         return await self._inner.connect_tcp(str(ip), port, timeout, local_address, socket_options)
 
@@ -166,14 +167,12 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        literal = _literal(host)
-        if literal is not None:
-            found = [literal]
-        else:
-            try:
-                found = _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-            except OSError as exc:
-                raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        try:
+            found = _literal(host) or _addresses(
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            )
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         ip = self._policy.check(host, port, found)
         return self._inner.connect_tcp(str(ip), port, timeout, local_address, socket_options)
 

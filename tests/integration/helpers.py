@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from alerting.exceptions import DecisionConflict
 from alerting.store import AlertStore
-from schemas import AnalystDecision, DecisionAction, utc_now
+from schemas import AnalystDecision, DecisionAction, RawPost, utc_now
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import stored_batch
 from tests.conftest import line
 
 HATE = "bọn bắc kỳ cút hết về quê đi đừng ở đây nữa"
+
+
+class ListSink:
+    """A collector's sink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.posts: list[RawPost] = []
+
+    def deliver(self, posts: Sequence[RawPost]) -> None:
+        self.posts.extend(posts)
 
 
 def fill(store: AlertStore, ctx: PipelineContext, n: int = 3) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,17 +27,9 @@ from ingest.sources import (
     Source,
     SourceRegistry,
 )
-from schemas import RawPost
+from tests.integration.helpers import ListSink
 
 pytestmark = pytest.mark.integration
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.posts: list[RawPost] = []
-
-    def deliver(self, posts: Sequence[RawPost]) -> None:
-        self.posts.extend(posts)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -26,19 +26,12 @@ from ingest.fixture_site import article_html, publish_site
 from ingest.runtime import CollectorRuntime
 from ingest.scheduler import CollectorDeadLetters
 from ingest.sources import CollectorDefaults, RssSource, SourceRegistry
-from schemas import DeliveryMessage, RawPost
+from schemas import DeliveryMessage
+from tests.integration.helpers import ListSink
 
 pytestmark = pytest.mark.integration
 
 INTERNAL_PATHS = ["/robots.txt", "/admin", "/admin-by-name", "/after-redirect", "/hook"]
-
-
-class ListSink:
-    def __init__(self) -> None:
-        self.posts: list[RawPost] = []
-
-    def deliver(self, posts: Sequence[RawPost]) -> None:
-        self.posts.extend(posts)
 
 
 @pytest.fixture
