@@ -162,7 +162,6 @@ def worker(
 ) -> None:
     """Run a stream worker: Kafka (raw posts) → pipeline → review store → review topic."""
     require_extra("faust", "stream")
-    import faust
     from prometheus_client import start_http_server
 
     from canhbao.logs import logging_config
@@ -170,7 +169,7 @@ def worker(
     from stream_jobs.backends.kafka import wait_until_reachable
     from stream_jobs.dedup import DedupEntry
     from stream_jobs.metrics import PipelineMetrics
-    from stream_jobs.worker import WorkerConfig, build_worker
+    from stream_jobs.worker import BatchGate, GracefulWorker, WorkerConfig, build_worker
 
     settings = load_settings()
     try:
@@ -194,9 +193,12 @@ def worker(
     metrics = PipelineMetrics()
     if metrics_port is not None:
         start_http_server(metrics_port, addr=metrics_host, registry=metrics.registry)
-    app_ = build_worker(config, ctx, store, metrics)
-    faust.Worker(
+    gate = BatchGate()
+    app_ = build_worker(config, ctx, store, metrics, gate)
+    GracefulWorker(
         app_,
+        gate,
+        config.stop_grace_s,
         loglevel=settings.log_level.lower(),
         quiet=True,
         logging_config=logging_config(settings.log_level, settings.log_format),

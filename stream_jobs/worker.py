@@ -3,18 +3,30 @@ runner, stores the result, and only then lets Faust acknowledge (and so commit) 
 
 Delivery is at least once, and harmless when repeated: posts and alerts are stored under ids
 derived from the post id, so a redelivered batch creates nothing new. A store outage is waited
-out with backoff inside the batch — raising would let Faust acknowledge records that were never
-written. Classified posts and alerts go on to their topics (keyed by story cluster) and dead
-letters to the dead-letter topic, all at least once: consumers de-duplicate by post/alert id.
+out with backoff inside the batch. Classified posts and alerts go on to their topics (keyed by
+story cluster) and dead letters to the dead-letter topic, all at least once: consumers
+de-duplicate by post/alert id.
+
+Faust's `take_events` acknowledges a batch in a `finally`, which runs on an exception, a
+cancellation, and when the stream stops (`Stream.on_stop` closes the generator) — each of which
+would commit records that were never stored. So a batch is acknowledged only once it is done:
+stored, and its downstream messages flushed to the broker. A batch that fails (a bug, an
+unmapped error) makes the process exit at once with status 70, before anything is acknowledged.
+SIGTERM is held while a batch is in flight: Faust's shutdown starts only between batches, and
+if the batch does not finish within `stop_grace_s` (a store that is down) the process exits with
+status 70 instead. Either way the batch is redelivered to whoever takes the partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 
@@ -26,9 +38,57 @@ from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, pr
 from stream_jobs.storing import write_until_stored
 from stream_jobs.topics import SCHEMA_HEADER, Topology
 
-__all__ = ["WorkerConfig", "build_worker"]
+__all__ = ["EXIT_UNACKNOWLEDGED", "BatchGate", "GracefulWorker", "WorkerConfig", "build_worker"]
 
 log = logging.getLogger(__name__)
+
+# The exit status of a worker that stopped with a batch it could not finish (EX_SOFTWARE).
+EXIT_UNACKNOWLEDGED = 70
+
+
+def _exit_unacknowledged(why: str, records: int) -> NoReturn:
+    """Leave now, before Faust's `finally` can acknowledge the batch."""
+    log.critical(
+        "batch not completed; exiting without acknowledging it (it will be redelivered)",
+        extra={"why": why, "records": records, "exit_status": EXIT_UNACKNOWLEDGED},
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_UNACKNOWLEDGED)
+
+
+class BatchGate:
+    """What the shutdown needs to know of the agent: how many batches are in flight, and
+    whether a stop was asked for (then no new batch is started)."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.stopping = False
+
+
+class GracefulWorker(faust.Worker):
+    """faust.Worker whose SIGTERM waits for the batch in flight (bounded) before stopping."""
+
+    def __init__(self, app: faust.App, gate: BatchGate, grace_s: float, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._gate = gate
+        self._grace_s = grace_s
+        self._waiting: asyncio.Future[None] | None = None
+
+    def _on_sigterm(self) -> None:
+        if self._gate.stopping:
+            return
+        self._gate.stopping = True
+        self._waiting = asyncio.ensure_future(self._stop_when_idle(), loop=self.loop)
+
+    async def _stop_when_idle(self) -> None:
+        deadline = time.monotonic() + self._grace_s
+        while self._gate.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._gate.in_flight:
+            _exit_unacknowledged("stopped while a batch was in flight", self._gate.in_flight)
+        self._schedule_shutdown(signal.SIGTERM)
 
 
 class WorkerConfig:
@@ -43,6 +103,7 @@ class WorkerConfig:
         web_port: int | None = None,
         lag_interval_s: float = 5.0,
         concurrency: int = 1,
+        stop_grace_s: float = 20.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topology = topology
@@ -59,6 +120,8 @@ class WorkerConfig:
         # stored. Faust commits only runs of consecutive acknowledged offsets, so this keeps
         # at-least-once. Scale further with replicas, up to the raw topic's partitions.
         self.concurrency = concurrency
+        # On SIGTERM, how long a batch in flight may take to finish; then exit unacknowledged.
+        self.stop_grace_s = stop_grace_s
 
 
 def _origin(event: Any) -> str:
@@ -72,9 +135,11 @@ def build_worker(
     ctx: PipelineContext,
     store: AlertStore,
     metrics: PipelineMetrics | None = None,
+    gate: BatchGate | None = None,
 ) -> faust.App:
     topology = config.topology
     metrics = metrics or PipelineMetrics()
+    gate = gate or BatchGate()
     app = faust.App(
         config.group_id,
         broker=f"kafka://{config.bootstrap}",
@@ -104,53 +169,68 @@ def build_worker(
         with classify_lock:
             return process_batch(records, ctx)
 
+    async def handle(events: list[Any]) -> None:
+        """One batch, start to finish: classify, store, publish downstream, count."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        records = [InboundRecord(_origin(e), e.value or b"") for e in events]
+        # CPU-bound classification and blocking store clients run off the event loop,
+        # so Kafka heartbeats keep flowing while a batch is processed.
+        result = await loop.run_in_executor(None, classify, records)
+        processed = time.perf_counter()
+        if result.accounted != len(records):
+            log.error("batch accounted %d of %d records", result.accounted, len(records))
+        new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
+        written = time.perf_counter()
+        for post, verdict in zip(result.posts, result.classifications, strict=True):
+            await classified.send(
+                key=post.cluster_id.encode(),
+                value=ClassifiedPost(post=post, classification=verdict).model_dump_json().encode(),
+                headers={SCHEMA_HEADER: b"classified_post/1"},
+            )
+        for alert in result.alerts:
+            await review.send(
+                key=alert.cluster_id.encode(),
+                value=alert.model_dump_json().encode(),
+                headers={SCHEMA_HEADER: b"alert/1"},
+            )
+        for letter in result.dead_letters:
+            await dead.send(
+                key=letter.reason_code.value.encode(),
+                value=letter.model_dump_json().encode(),
+                headers={SCHEMA_HEADER: b"dead_letter/1"},
+            )
+        # Done means the broker has them too (acks=all): only then may the batch be acked.
+        await app.producer.flush()
+        metrics.observe(result, len(records), new_alerts, time.perf_counter() - started)
+        log.info(
+            "batch stored",
+            extra={
+                "records": len(records),
+                "processed": len(result.posts),
+                "duplicates": len(result.duplicates),
+                "dead_letters": len(result.dead_letters),
+                "new_alerts": new_alerts,
+                "process_ms": round((processed - started) * 1000),
+                "store_ms": round((written - processed) * 1000),
+            },
+        )
+
     @app.agent(raw, concurrency=config.concurrency)
     async def pipeline(stream: Any) -> None:
-        loop = asyncio.get_running_loop()
         async for events in stream.take_events(config.batch_size, within=config.within_s):
-            started = time.perf_counter()
-            records = [InboundRecord(_origin(e), e.value or b"") for e in events]
-            # CPU-bound classification and blocking store clients run off the event loop,
-            # so Kafka heartbeats keep flowing while a batch is processed.
-            result = await loop.run_in_executor(None, classify, records)
-            processed = time.perf_counter()
-            if result.accounted != len(records):
-                log.error("batch accounted %d of %d records", result.accounted, len(records))
-            new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
-            written = time.perf_counter()
-            for post, verdict in zip(result.posts, result.classifications, strict=True):
-                await classified.send(
-                    key=post.cluster_id.encode(),
-                    value=ClassifiedPost(post=post, classification=verdict)
-                    .model_dump_json()
-                    .encode(),
-                    headers={SCHEMA_HEADER: b"classified_post/1"},
-                )
-            for alert in result.alerts:
-                await review.send(
-                    key=alert.cluster_id.encode(),
-                    value=alert.model_dump_json().encode(),
-                    headers={SCHEMA_HEADER: b"alert/1"},
-                )
-            for letter in result.dead_letters:
-                await dead.send(
-                    key=letter.reason_code.value.encode(),
-                    value=letter.model_dump_json().encode(),
-                    headers={SCHEMA_HEADER: b"dead_letter/1"},
-                )
-            metrics.observe(result, len(records), new_alerts, time.perf_counter() - started)
-            log.info(
-                "batch stored",
-                extra={
-                    "records": len(records),
-                    "processed": len(result.posts),
-                    "duplicates": len(result.duplicates),
-                    "dead_letters": len(result.dead_letters),
-                    "new_alerts": new_alerts,
-                    "process_ms": round((processed - started) * 1000),
-                    "store_ms": round((written - processed) * 1000),
-                },
-            )
+            if gate.stopping:  # a batch arrived after the stop began: leave it for the next one
+                _exit_unacknowledged("stopping; batch not started", len(events))
+            gate.in_flight += 1
+            try:
+                await handle(list(events))
+            except asyncio.CancelledError:
+                _exit_unacknowledged("cancelled while a batch was in flight", len(events))
+            except Exception as exc:
+                log.exception("batch failed")
+                _exit_unacknowledged(f"{type(exc).__name__}: {exc}", len(events))
+            finally:
+                gate.in_flight -= 1
 
     @app.timer(interval=config.lag_interval_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def report_lag() -> None:

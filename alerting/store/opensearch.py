@@ -637,16 +637,25 @@ class OpenSearchStore(ClaimMethods):
         return [DeadLetter.model_validate_json(json.dumps(h["_source"]["record"])) for h in hits]
 
     def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
-        hits = self._search(
-            "posts",
-            {
+        # Paged with search_after, newest first, until `limit`: one search may return at most
+        # 10,000 hits, and a warm-up capped there forgets older posts after a restart.
+        newest_first: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while len(newest_first) < limit:
+            body: dict[str, Any] = {
                 "query": {"bool": {"must_not": {"exists": {"field": "duplicate_kind"}}}},
                 "sort": [{"collected_at": "desc"}, {"post_id": "desc"}],
-                "size": min(limit, 10_000),
+                "size": min(_PAGE * 5, limit - len(newest_first)),
                 "_source": ["post_id", "content_hash", "signature", "cluster_id"],
-            },
-        )
-        for hit in reversed(hits):
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self._search("posts", body)
+            newest_first.extend(hits)
+            if len(hits) < body["size"]:
+                break
+            after = hits[-1]["sort"]
+        for hit in reversed(newest_first):
             source = hit["_source"]
             signature = source.get("signature")
             yield DedupSeed(

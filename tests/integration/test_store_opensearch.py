@@ -125,3 +125,39 @@ def test_replay_after_a_crash_between_alert_and_audit_writes_audits_exactly_once
     assert store.write_batch(stored_batch(result)) == 0  # and a second replay changes nothing
     assert len(store.audit_log()) == 1
     assert store.verify_audit_chain() == 1
+
+
+def test_dedup_warm_up_pages_past_one_search(
+    store: OpenSearchStore, ctx: PipelineContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reliability finding 2: the warm-up asked for min(limit, 10_000) posts in one search, so a
+    restarted worker forgot older posts and let their exact repeats through. Pages of 5 here
+    stand in for pages of 5,000 (one search answers at most 10,000)."""
+    import alerting.store.opensearch as module
+
+    fill(store, ctx, n=12)
+    monkeypatch.setattr(module, "_PAGE", 1)
+    every = [s.post_id for s in store.dedup_seeds(1000)]
+    assert len(every) == len(set(every)) == 12
+    newest = [s.post_id for s in store.dedup_seeds(7)]
+    assert newest == every[-7:]  # the most recent, oldest first
+
+
+def test_dedup_warm_up_returns_more_than_one_search_can(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    """The same finding at its real size: 10,050 posts, all of them back after a restart."""
+    from alerting.store import StoredBatch
+    from stream_jobs.pipeline import InboundRecord, process_batch
+
+    total = 10_050
+    for start in range(0, total, 1_000):
+        records = [
+            InboundRecord(f"t:{i}", line(external_id=f"n{i}", text=f"tin ngắn số {i} hôm nay"))
+            for i in range(start, min(total, start + 1_000))
+        ]
+        result = process_batch(records, ctx)
+        # Posts only: the warm-up reads nothing else (and alerts would cost an audit entry each).
+        store.write_batch(StoredBatch(result.posts, signatures=result.signatures))
+    store._client.indices.refresh(index=store.index["posts"])
+    assert sum(1 for _ in store.dedup_seeds(200_000)) == total

@@ -320,3 +320,42 @@ def test_no_author_reaches_a_store_a_topic_or_a_response(
     assert len(bodies) >= 5
     assert leaks("\n".join(bodies)) == []
     store.close()
+
+
+def test_stopping_while_the_store_is_down_exits_in_time_and_loses_nothing(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Reliability finding 9 (SIGTERM while OpenSearch is down waited forever) and finding 1's
+    mechanism: Faust acknowledges a batch whose handler raised or was cancelled. A worker told
+    to stop mid-outage must exit within its grace period *without* acknowledging the batch, so
+    the next worker stores every post of it."""
+    pid = _opensearch_pid()
+    topology = Topology(prefix=unique, partitions=3)
+    env = {**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}
+    log = tmp_path / "worker.log"
+    worker = Worker(env, log)
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+    produce(kafka_bootstrap, topology.raw, [line(external_id="a", text=CLEAN[0])])
+    wait_for(lambda: count(store, "posts") == 1, what="the first post")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        held = [line(external_id=f"h{i}", text=t) for i, t in enumerate(HOSTILE)]
+        produce(kafka_bootstrap, topology.raw, held)
+        wait_for(lambda: "store unavailable" in log.read_text(), seconds=60,
+                 what="the worker to notice the outage")  # fmt: skip
+        started = time.monotonic()
+        status = worker.stop(timeout=90)
+        stopped_in = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert status == 70, log.read_text()
+    assert stopped_in < 60, f"took {stopped_in:.0f} s to stop"
+    assert "exiting without acknowledging" in log.read_text()
+    second = Worker(env, tmp_path / "worker2.log")
+    try:
+        wait_for(lambda: count(store, "posts") == 4, what="the held batch, redelivered")
+        assert count(store, "alerts") == 3
+        assert store.verify_audit_chain() == 3
+    finally:
+        assert second.stop() == 0, (tmp_path / "worker2.log").read_text()
