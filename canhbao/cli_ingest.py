@@ -177,8 +177,14 @@ def import_posts(
             require_extra("kafka", "stream")
             from canhbao.feeding import produce_records
 
-            count = produce_records(settings, read_posts_file(file, limit))
-            typer.echo(f"{count} record(s) from {file} acknowledged on Kafka")
+            produced = produce_records(settings, read_posts_file(file, limit))
+            typer.echo(f"{produced.sent} record(s) from {file} acknowledged on Kafka")
+            if produced.dead_lettered:
+                typer.echo(
+                    f"{produced.dead_lettered} record(s) too large for a Kafka message:"
+                    " on the dead-letter topic"
+                )
+                raise typer.Exit(EXIT_REJECTED)
             return
         from canhbao.feeding import run_embedded
 

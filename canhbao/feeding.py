@@ -13,20 +13,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from canhbao.settings import Settings
+from canhbao.settings import Settings, load_pseudonym_key
 from canhbao.wiring import build_context, load_classifier, open_store, topology
 from ingest.delivery import PostSink, RecordQueueSink
+from schemas import RejectReason, utc_now
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.embedded import EmbeddedRunner
+from stream_jobs.exceptions import RejectedRecord
 from stream_jobs.metrics import PipelineMetrics
-from stream_jobs.pipeline import InboundRecord
+from stream_jobs.pipeline import InboundRecord, dead_letter
 from stream_jobs.summary import RunSummary
-from stream_jobs.topics import SCHEMA_HEADER, raw_post_key
+from stream_jobs.topics import (
+    DEAD_LETTER_MAX_ORIGINAL,
+    MAX_RECORD_BYTES,
+    SCHEMA_HEADER,
+    raw_post_key,
+)
 
 if TYPE_CHECKING:  # kafka-python comes with the `stream` extra, not the light install
     from stream_jobs.backends.kafka import KafkaProducerBackend
 
-__all__ = ["EmbeddedRun", "kafka_producer", "produce_records", "run_embedded", "run_embedded_fed"]
+__all__ = [
+    "EmbeddedRun",
+    "Produced",
+    "kafka_producer",
+    "produce_records",
+    "run_embedded",
+    "run_embedded_fed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +112,47 @@ def _key_of(data: bytes) -> bytes | None:
     return raw_post_key(text) if isinstance(text, str) else None
 
 
-def produce_records(settings: Settings, records: Iterable[InboundRecord]) -> int:
+@dataclass(frozen=True)
+class Produced:
+    sent: int
+    dead_lettered: int
+
+
+def produce_records(settings: Settings, records: Iterable[InboundRecord]) -> Produced:
     """File records onto the raw topic, bytes untouched (the worker validates, and dead-letters
-    what is broken, as the embedded run would)."""
+    what is broken, as the embedded run would). A record too large for one Kafka message cannot
+    reach the worker: it goes straight to the dead-letter topic, with its reason, and the
+    import goes on."""
     producer = kafka_producer(settings)
-    topic = topology(settings).raw
-    count = 0
+    topics = topology(settings)
+    key = load_pseudonym_key(settings)
+    sent = dead = 0
     try:
         for record in records:
+            if len(record.data) > MAX_RECORD_BYTES:
+                reason = RejectedRecord(
+                    RejectReason.RECORD_TOO_LARGE,
+                    f"{len(record.data)} bytes, over the {MAX_RECORD_BYTES} a message may carry",
+                    stage="import",
+                )
+                letter = dead_letter(record, reason, utc_now(), key)
+                producer.produce(
+                    topics.dead_letters,
+                    letter.bounded(DEAD_LETTER_MAX_ORIGINAL).model_dump_json().encode(),
+                    key=letter.reason_code.value.encode(),
+                    headers={SCHEMA_HEADER: "dead_letter/1"},
+                )
+                log.warning("record dead-lettered", extra={"origin": record.origin})
+                dead += 1
+                continue
             producer.produce(
-                topic,
+                topics.raw,
                 record.data,
                 key=_key_of(record.data),
                 headers={SCHEMA_HEADER: "raw_post/1", ORIGIN_HEADER: record.origin},
             )
-            count += 1
+            sent += 1
         producer.flush()
     finally:
         producer.close()
-    return count
+    return Produced(sent, dead)

@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     CONTROL_CHARACTERS = "control_characters"
     HTML_IN_TEXT = "html_in_text"
     PROCESSING_ERROR = "processing_error"  # a stage failed on this record
+    RECORD_TOO_LARGE = "record_too_large"  # over what one Kafka message may carry
 
 
 class DeadLetter(Contract):
@@ -34,6 +35,10 @@ class DeadLetter(Contract):
     origin: str = Field(description="where the record came from: file:line, topic/partition@offset")
     original_b64: str = Field(description="the record's original bytes, base64")
     at: UtcDatetime
+    # Set on a copy cut to fit a bus message (`bounded`); the store keeps the whole record.
+    truncated: bool = False
+    original_size: int | None = Field(default=None, ge=0, description="bytes, when truncated")
+    original_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @property
     def key(self) -> str:
@@ -49,3 +54,18 @@ class DeadLetter(Contract):
     @staticmethod
     def encode(original: bytes) -> str:
         return base64.b64encode(original).decode("ascii")
+
+    def bounded(self, max_original_bytes: int) -> DeadLetter:
+        """This letter, or a copy whose original is cut to `max_original_bytes` with the whole
+        record's size and SHA-256, so that it fits one bus message (base64 adds a third)."""
+        original = self.original
+        if len(original) <= max_original_bytes:
+            return self
+        return self.model_copy(
+            update={
+                "original_b64": self.encode(original[:max_original_bytes]),
+                "truncated": True,
+                "original_size": len(original),
+                "original_sha256": hashlib.sha256(original).hexdigest(),
+            }
+        )

@@ -7,9 +7,21 @@ from dataclasses import dataclass
 
 from classifiers.text import fold, normalize_text
 
-__all__ = ["SCHEMA_HEADER", "TopicSpec", "Topology", "raw_post_key"]
+__all__ = [
+    "DEAD_LETTER_MAX_ORIGINAL",
+    "MAX_RECORD_BYTES",
+    "SCHEMA_HEADER",
+    "TopicSpec",
+    "Topology",
+    "raw_post_key",
+]
 
 SCHEMA_HEADER = "canhbao-schema"  # e.g. "raw_post/1": consumers check it before parsing
+# Kafka's default limits a message (and a producer request) to 1 MiB. A raw record gets the
+# rest after headers and key; a dead letter's original is base64 (4/3) inside JSON, so its
+# topic copy keeps at most 512 KiB of it (the store keeps the whole record).
+MAX_RECORD_BYTES = 1_000_000
+DEAD_LETTER_MAX_ORIGINAL = 512 * 1024
 _DAY_MS = 86_400_000
 
 

@@ -36,7 +36,7 @@ from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import write_until_stored
-from stream_jobs.topics import SCHEMA_HEADER, Topology
+from stream_jobs.topics import DEAD_LETTER_MAX_ORIGINAL, SCHEMA_HEADER, Topology
 
 __all__ = ["EXIT_UNACKNOWLEDGED", "BatchGate", "GracefulWorker", "WorkerConfig", "build_worker"]
 
@@ -197,7 +197,8 @@ def build_worker(
         for letter in result.dead_letters:
             await dead.send(
                 key=letter.reason_code.value.encode(),
-                value=letter.model_dump_json().encode(),
+                # The store holds the whole record; the topic a copy that fits one message.
+                value=letter.bounded(DEAD_LETTER_MAX_ORIGINAL).model_dump_json().encode(),
                 headers={SCHEMA_HEADER: b"dead_letter/1"},
             )
         # Done means the broker has them too (acks=all): only then may the batch be acked.

@@ -18,7 +18,7 @@ from ingest.fixture_server import FixtureServer, Reply, serve_fixtures
 from ingest.fixture_site import publish_site
 from schemas import RawPost
 from stream_jobs.topics import SCHEMA_HEADER, Topology
-from tests.conftest import AUDIT_KEY
+from tests.conftest import AUDIT_KEY, line
 
 pytestmark = pytest.mark.integration
 
@@ -182,6 +182,40 @@ def test_import_csv_embedded_and_to_kafka(
     assert sent.exit_code == 0, sent.output
     assert "2 record(s)" in sent.output
     assert len(drain(kafka_bootstrap, topology.raw, 2)) == 2
+
+
+def test_import_to_kafka_dead_letters_an_oversize_record_and_goes_on(
+    tmp_path: Path, env: dict[str, str], kafka_bootstrap: str, unique: str
+) -> None:
+    """Reliability finding 7: `import --to kafka` stopped at the first over-size record (807 of
+    808 sent, exit 1). Finding 6: a dead letter of a large record was too large to send."""
+    import json
+
+    from schemas import DeadLetter
+    from stream_jobs.backends.kafka import ensure_topics
+    from stream_jobs.topics import DEAD_LETTER_MAX_ORIGINAL
+
+    posts = tmp_path / "posts.jsonl"
+    big = line(external_id="big", text="chữ dài " * 150_000)  # ~1.4 MB: over one message
+    assert len(big) > 1_200_000
+    lines = [line(external_id=f"n{i}", text=f"tin số {i} hôm nay trời đẹp") for i in range(3)]
+    posts.write_bytes(b"\n".join([lines[0], big, lines[1], lines[2]]) + b"\n")
+    topology = Topology(prefix=unique, partitions=1, destinations=())
+    ensure_topics(kafka_bootstrap, topology.specs())
+    kafka_env = env | {"CANHBAO_KAFKA_BOOTSTRAP": kafka_bootstrap, "CANHBAO_TOPIC_PREFIX": unique}
+    sent = runner.invoke(app, ["import", str(posts), "--to", "kafka"], env=kafka_env)
+    assert sent.exit_code == 3, sent.output
+    assert "3 record(s)" in sent.output
+    assert len(drain(kafka_bootstrap, topology.raw, 3)) == 3
+    [message] = drain(kafka_bootstrap, topology.dead_letters, 1)
+    letter = DeadLetter.model_validate_json(message.value)  # type: ignore[attr-defined]
+    assert letter.reason_code.value == "record_too_large"
+    assert letter.origin == f"{posts.name}:2"
+    assert letter.truncated
+    assert letter.original_size == len(big)
+    assert len(letter.original) == DEAD_LETTER_MAX_ORIGINAL
+    assert len(message.value) < 1_000_000  # type: ignore[attr-defined]
+    assert json.loads(message.value)["original_sha256"]  # type: ignore[attr-defined]
 
 
 def test_intake_server_signed_post_reaches_kafka(

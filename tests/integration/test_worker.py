@@ -359,3 +359,39 @@ def test_stopping_while_the_store_is_down_exits_in_time_and_loses_nothing(
         assert store.verify_audit_chain() == 3
     finally:
         assert second.stop() == 0, (tmp_path / "worker2.log").read_text()
+
+
+def test_the_dead_letter_of_a_large_record_reaches_its_topic(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Reliability finding 6: a ~1 MB rejected record made a 1.33 MB dead letter; its send
+    crashed the agent and the dead letter never reached the topic. The topic now carries a
+    bounded copy (size and hash of the whole), the store the whole record."""
+    from schemas import DeadLetter
+
+    topology = Topology(prefix=unique, partitions=3)
+    big = line(external_id="big", text="chữ " * 150_000)  # ~900 kB: fits a message, not as base64
+    assert 800_000 < len(big) < 1_000_000
+    worker = Worker(worker_env, tmp_path / "worker.log")
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+    try:
+        produce(kafka_bootstrap, topology.raw, [big, line(external_id="ok", text=CLEAN[0])])
+        wait_for(lambda: count(store, "posts") == 1 and count(store, "deadletters") == 1,
+                 what="the post and the dead letter in OpenSearch")  # fmt: skip
+        consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.dead_letters], "dl-check")
+        got: list[Message] = []
+
+        def arrived() -> bool:
+            got.extend(consumer.poll_batch(10, 0.5))
+            return bool(got)
+
+        wait_for(arrived, seconds=30, what="the dead letter on its topic")
+        consumer.close()
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+    on_topic = DeadLetter.model_validate_json(got[0].value)
+    assert on_topic.truncated
+    assert on_topic.original_size == len(big)
+    [stored] = store.dead_letters()
+    assert stored.original == big  # the whole record stays in the store

@@ -95,3 +95,25 @@ def test_exported_members_exist(package: str) -> None:
     module = importlib.import_module(package)
     for name in module.__all__:
         assert hasattr(module, name), f"{package}.{name}"
+
+
+def test_a_dead_letter_is_bounded_for_the_bus_with_size_and_hash() -> None:
+    import hashlib
+
+    from schemas import DeadLetter, RejectReason, utc_now
+
+    original = "chữ ".encode() * 200_000
+    letter = DeadLetter(
+        stage="parse",
+        reason_code=RejectReason.TEXT_TOO_LARGE,
+        reason="too large",
+        origin="f.jsonl:1",
+        original_b64=DeadLetter.encode(original),
+        at=utc_now(),
+    )
+    small = letter.bounded(1000)
+    assert small.truncated
+    assert small.original == original[:1000]
+    assert small.original_size == len(original)
+    assert small.original_sha256 == hashlib.sha256(original).hexdigest()
+    assert letter.bounded(len(original)) is letter  # fits already: unchanged
