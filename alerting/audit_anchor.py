@@ -30,6 +30,7 @@ from alerting.store.base import (
     AlertQuery,
     AlertStore,
     DedupSeed,
+    Processed,
     StoredBatch,
     checked_audit_key,
 )
@@ -235,6 +236,9 @@ class AnchoredStore:
 
     def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
         return self.inner.posts_by_id(post_ids)
+
+    def processed(self, post_ids: Sequence[str]) -> list[Processed]:
+        return self.inner.processed(post_ids)
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

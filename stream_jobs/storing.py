@@ -1,16 +1,27 @@
-"""Handing a processed batch to the review store, shared by the embedded runner and the worker."""
+"""Handing a processed batch to the review store, shared by the embedded runner and the worker.
+
+A redelivered batch (after a crash, a kill or a rebalance) comes back as `same_post`
+duplicates: the posts are stored, but what the crashed writer had still to do may not be — an
+alert's audit entry, the downstream messages. `replay_until_stored` returns the stored state of
+those posts (for the worker to publish again; consumers drop repeats by id) after passing their
+alerts through `write_batch` once more, whose replay path writes any audit entry that is missing.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from alerting.exceptions import StoreError
-from alerting.store import AlertStore, StoredBatch
+from alerting.store import AlertStore, Processed, StoredBatch
+from schemas import DuplicateKind
 from stream_jobs.pipeline import BatchResult
 
-__all__ = ["stored_batch", "write_until_stored"]
+__all__ = ["replay_until_stored", "stored_batch", "write_until_stored"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +37,46 @@ def stored_batch(result: BatchResult) -> StoredBatch:
     )
 
 
+def _until_stored(step: Callable[[], T], sleep: Callable[[float], None], max_backoff_s: float) -> T:
+    """Run `step`, retrying with exponential backoff for as long as the store is down. Only a
+    `StoreError` is waited out: anything else is a bug, and propagates."""
+    delay = 0.5
+    while True:
+        try:
+            return step()
+        except StoreError as exc:
+            log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
+            sleep(delay)
+            delay = min(delay * 2, max_backoff_s)
+
+
 def write_until_stored(
     store: AlertStore,
     result: BatchResult,
     sleep: Callable[[float], None] = time.sleep,
     max_backoff_s: float = 30.0,
 ) -> int:
-    """Store a batch, retrying with exponential backoff for as long as the store is down."""
+    """Store a batch; returns the alerts newly queued."""
     batch = stored_batch(result)
-    delay = 0.5
-    while True:
-        try:
-            return store.write_batch(batch)
-        except StoreError as exc:
-            log.warning("store unavailable, retrying in %.1fs: %s", delay, exc)
-            sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
+    return _until_stored(lambda: store.write_batch(batch), sleep, max_backoff_s)
+
+
+def replay_until_stored(
+    store: AlertStore,
+    result: BatchResult,
+    sleep: Callable[[float], None] = time.sleep,
+    max_backoff_s: float = 30.0,
+) -> list[Processed]:
+    """The stored state of the batch's `same_post` duplicates, their alerts' audit repaired."""
+    ids = [p.post_id for p in result.duplicates if p.duplicate_kind is DuplicateKind.SAME_POST]
+    if not ids:
+        return []
+
+    def step() -> list[Processed]:
+        found = store.processed(ids)
+        alerts = [p.alert for p in found if p.alert is not None]
+        if alerts:
+            store.write_batch(StoredBatch(alerts=alerts))  # creates nothing; repairs audits
+        return found
+
+    return _until_stored(step, sleep, max_backoff_s)

@@ -5,7 +5,8 @@ Delivery is at least once, and harmless when repeated: posts and alerts are stor
 derived from the post id, so a redelivered batch creates nothing new. A store outage is waited
 out with backoff inside the batch. Classified posts and alerts go on to their topics (keyed by
 story cluster) and dead letters to the dead-letter topic, all at least once: consumers
-de-duplicate by post/alert id.
+de-duplicate by post/alert id. A redelivered batch publishes its posts again from the store
+(`replay_until_stored`), so a worker killed between storing and publishing loses no message.
 
 Faust's `take_events` acknowledges a batch in a `finally`, which runs on an exception, a
 cancellation, and when the stream stops (`Stream.on_stop` closes the generator) — each of which
@@ -35,7 +36,7 @@ from schemas import ClassifiedPost
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import write_until_stored
+from stream_jobs.storing import replay_until_stored, write_until_stored
 from stream_jobs.topics import DEAD_LETTER_MAX_ORIGINAL, SCHEMA_HEADER, Topology
 
 __all__ = ["EXIT_UNACKNOWLEDGED", "BatchGate", "GracefulWorker", "WorkerConfig", "build_worker"]
@@ -181,14 +182,18 @@ def build_worker(
         if result.accounted != len(records):
             log.error("batch accounted %d of %d records", result.accounted, len(records))
         new_alerts = await loop.run_in_executor(None, write_until_stored, store, result)
+        # A redelivery: what its first writer may not have finished is done again.
+        again = await loop.run_in_executor(None, replay_until_stored, store, result)
         written = time.perf_counter()
-        for post, verdict in zip(result.posts, result.classifications, strict=True):
+        published = list(zip(result.posts, result.classifications, strict=True))
+        published += [(p.post, p.classification) for p in again if p.classification is not None]
+        for post, verdict in published:
             await classified.send(
                 key=post.cluster_id.encode(),
                 value=ClassifiedPost(post=post, classification=verdict).model_dump_json().encode(),
                 headers={SCHEMA_HEADER: b"classified_post/1"},
             )
-        for alert in result.alerts:
+        for alert in [*result.alerts, *(p.alert for p in again if p.alert is not None)]:
             await review.send(
                 key=alert.cluster_id.encode(),
                 value=alert.model_dump_json().encode(),
@@ -212,6 +217,7 @@ def build_worker(
                 "duplicates": len(result.duplicates),
                 "dead_letters": len(result.dead_letters),
                 "new_alerts": new_alerts,
+                "republished": len(again),
                 "process_ms": round((processed - started) * 1000),
                 "store_ms": round((written - processed) * 1000),
             },

@@ -6,6 +6,7 @@ from alerting.store.base import (
     AlertQuery,
     AlertStore,
     DedupSeed,
+    Processed,
     StoredBatch,
 )
 from alerting.store.sqlite import SQLiteStore
@@ -16,6 +17,7 @@ __all__ = [
     "AlertQuery",
     "AlertStore",
     "DedupSeed",
+    "Processed",
     "SQLiteStore",
     "StoredBatch",
 ]

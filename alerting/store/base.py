@@ -29,6 +29,7 @@ __all__ = [
     "AlertQuery",
     "AlertStore",
     "DedupSeed",
+    "Processed",
     "StoredBatch",
     "checked_audit_key",
 ]
@@ -85,6 +86,15 @@ class AlertDetail:
 
 
 @dataclass(frozen=True)
+class Processed:
+    """What the store holds of one processed post: enough to publish it again."""
+
+    post: NormalizedPost
+    classification: Classification | None
+    alert: Alert | None
+
+
+@dataclass(frozen=True)
 class DedupSeed:
     post_id: str
     content_hash: str
@@ -103,6 +113,10 @@ class AlertStore(Protocol):
     def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
         """The posts with these ids (those that exist), in one round trip: the queue shows
         each alert's text without one request per row."""
+
+    def processed(self, post_ids: Sequence[str]) -> list[Processed]:
+        """The stored posts with these ids, each with its classification and alert (if any),
+        in one or two round trips: a replayed batch re-publishes them."""
 
     def decide(self, decision: AnalystDecision, expected_version: int | None = None) -> Alert:
         """Apply an analyst's decision, or raise `DecisionConflict` without changing anything."""

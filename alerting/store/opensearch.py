@@ -31,6 +31,7 @@ from alerting.store.base import (
     AlertPage,
     AlertQuery,
     DedupSeed,
+    Processed,
     StoredBatch,
     checked_audit_key,
 )
@@ -487,6 +488,37 @@ class OpenSearchStore(ClaimMethods):
             for doc in found["docs"]
             if doc.get("found")
         }
+
+    def processed(self, post_ids: Sequence[str]) -> list[Processed]:
+        if not post_ids:
+            return []
+        found = self._call(
+            "posts read", self._client.mget, index=self.index["posts"], body={"ids": list(post_ids)}
+        )
+        alerts = self._search(
+            "alerts",
+            {"query": {"terms": {"post_id": list(post_ids)}}, "size": len(post_ids)},
+        )
+        by_post = {
+            hit["_source"]["post_id"]: Alert.model_validate_json(
+                json.dumps(hit["_source"]["record"])
+            )
+            for hit in alerts
+        }
+        out = []
+        for doc in found["docs"]:
+            if not doc.get("found"):
+                continue
+            source = doc["_source"]
+            verdict = source.get("classification")
+            out.append(
+                Processed(
+                    NormalizedPost.model_validate_json(json.dumps(source["record"])),
+                    Classification.model_validate_json(json.dumps(verdict)) if verdict else None,
+                    by_post.get(doc["_id"]),
+                )
+            )
+        return out
 
     def get_alert(self, alert_id: str) -> AlertDetail:
         doc = self._get("alerts", alert_id)

@@ -23,6 +23,7 @@ from alerting.store.base import (
     AlertPage,
     AlertQuery,
     DedupSeed,
+    Processed,
     StoredBatch,
     checked_audit_key,
 )
@@ -540,6 +541,25 @@ class SQLiteStore(ClaimMethods):
             list(post_ids),
         )
         return {r[0]: NormalizedPost.model_validate_json(r[1]) for r in rows}
+
+    def processed(self, post_ids: Sequence[str]) -> list[Processed]:
+        if not post_ids:
+            return []
+        marks = ", ".join("?" * len(post_ids))
+        rows = self._read(
+            "SELECT p.record, c.record, a.record FROM posts p"  # noqa: S608 (marks only)
+            " LEFT JOIN classifications c USING (post_id) LEFT JOIN alerts a USING (post_id)"
+            f" WHERE p.post_id IN ({marks})",
+            list(post_ids),
+        )
+        return [
+            Processed(
+                NormalizedPost.model_validate_json(post),
+                Classification.model_validate_json(verdict) if verdict else None,
+                Alert.model_validate_json(alert) if alert else None,
+            )
+            for post, verdict, alert in rows
+        ]
 
     def get_alert(self, alert_id: str) -> AlertDetail:
         rows = self._read(

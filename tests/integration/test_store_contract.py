@@ -238,3 +238,27 @@ def test_claims_one_analyst_per_alert_with_lapse_assignment_and_release(
     ]
     assert [e.actor for e in store.audit_log(target=alert_id)][-2] == "giamsat"
     assert store.verify_audit_chain() > 0
+
+
+def test_processed_returns_each_stored_post_with_its_classification_and_alert(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    """What a replayed batch re-publishes (reliability findings 3 and 4)."""
+    from stream_jobs.pipeline import InboundRecord, process_batch
+    from stream_jobs.storing import stored_batch
+
+    texts = [HATE, "hôm nay trời đẹp quá đi chơi thôi"]
+    result = process_batch(
+        [InboundRecord(f"p:{i}", line(external_id=f"p{i}", text=t)) for i, t in enumerate(texts)],
+        ctx,
+    )
+    store.write_batch(stored_batch(result))
+    ids = [p.post_id for p in result.posts]
+    found = {p.post.post_id: p for p in store.processed([*ids, "f" * 32])}
+    assert set(found) == set(ids)  # an unknown id is simply absent
+    for post, verdict in zip(result.posts, result.classifications, strict=True):
+        assert found[post.post_id].classification == verdict
+    alerted = {a.post_id: a.alert_id for a in result.alerts}
+    for post_id, item in found.items():
+        assert (item.alert.alert_id if item.alert else None) == alerted.get(post_id)
+    assert store.processed([]) == []

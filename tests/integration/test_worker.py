@@ -23,6 +23,7 @@ from classifiers.baseline import BaselineModel
 from schemas import ClassifiedPost, PostKind
 from stream_jobs.backends.abstract import Message
 from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
+from stream_jobs.pipeline import PipelineContext
 from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
 from tests.conftest import AUDIT_KEY, line
 
@@ -395,3 +396,57 @@ def test_the_dead_letter_of_a_large_record_reaches_its_topic(
     assert on_topic.original_size == len(big)
     [stored] = store.dead_letters()
     assert stored.original == big  # the whole record stays in the store
+
+
+def test_a_replayed_batch_publishes_and_audits_what_its_first_writer_did_not(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path, ctx: PipelineContext,
+) -> None:  # fmt: skip
+    """Reliability findings 3 and 4: after a SIGKILL between storing and publishing, the replay
+    judged the stored posts `same_post` duplicates and re-sent nothing (alerts never reached
+    alerts.review, posts never reached posts.classified), and an alert whose audit entry was
+    lost stayed unaudited. Here the store is left as such a writer leaves it: posts,
+    classifications and alerts stored, no audit entry, nothing published."""
+    from schemas import AuditAction
+    from stream_jobs.pipeline import InboundRecord, process_batch
+    from stream_jobs.storing import stored_batch
+
+    topology = Topology(prefix=unique, partitions=3)
+    records = [line(external_id=f"r{i}", text=t) for i, t in enumerate(HOSTILE + CLEAN)]
+    result = process_batch([InboundRecord(f"x:{i}", r) for i, r in enumerate(records)], ctx)
+    assert len(result.alerts) == 3
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+    batch = stored_batch(result)
+    store._bulk(store._alert_lines(batch))  # alerts, but the writer died before their audit
+    store._bulk(store._post_lines(batch))
+    store._client.indices.refresh(index=f"{unique}-*")
+    assert store.audit_head()[0] == 0
+
+    worker = Worker(worker_env, tmp_path / "worker.log")
+    consumer = KafkaConsumerBackend(kafka_bootstrap, [topology.alerts, topology.classified], "r")
+    messages: list[Message] = []
+
+    def republished() -> bool:
+        messages.extend(consumer.poll_batch(100, 0.5))
+        return len(messages) >= 3 + 5
+
+    try:
+        produce(kafka_bootstrap, topology.raw, records)  # the redelivery
+        wait_for(republished, seconds=60, what="the replay's messages downstream")
+    finally:
+        consumer.close()
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+    alerts = {json.loads(m.value)["alert_id"] for m in messages if m.topic == topology.alerts}
+    assert alerts == {a.alert_id for a in result.alerts}
+    classified = {
+        ClassifiedPost.model_validate_json(m.value).post.post_id
+        for m in messages
+        if m.topic == topology.classified
+    }
+    assert classified == {p.post_id for p in result.posts}
+    assert count(store, "posts") == 5  # nothing stored twice
+    assert store.verify_audit_chain() == 3
+    created = [
+        e.target for e in store.audit_log(limit=100) if e.action is AuditAction.ALERT_CREATED
+    ]
+    assert sorted(created) == sorted(a.alert_id for a in result.alerts)  # once each
