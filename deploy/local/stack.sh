@@ -22,6 +22,10 @@ KAFKA_HEAP="${CANHBAO_KAFKA_HEAP:-512m}"
 OPENSEARCH_HEAP="${CANHBAO_OPENSEARCH_HEAP:-768m}"
 READY_TIMEOUT="${CANHBAO_STACK_TIMEOUT:-180}"
 SERVICES=(kafka opensearch)
+# One cluster name per checkout: two stacks on one machine (two clones, CI beside a developer)
+# would otherwise discover each other on the default transport ports and merge into one
+# cluster whose shards go red. Nodes of differently named clusters refuse to join.
+CLUSTER_NAME="canhbao-$(printf '%s' "$ROOT" | sha1sum | cut -c1-10)"
 
 die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*" >&2; }
@@ -105,7 +109,7 @@ start_opensearch() {
   # The runner numbers its nodes from 1: node 1 listens on baseHttpPort + 1.
   nohup java "-Xms$OPENSEARCH_HEAP" "-Xmx$OPENSEARCH_HEAP" -cp "$STATE/lib/opensearch/*" \
       org.codelibs.opensearch.runner.OpenSearchRunner -basePath "$dir/node" -numOfNode 1 \
-      -baseHttpPort "$((OPENSEARCH_PORT - 1))" -clusterName canhbao-local \
+      -baseHttpPort "$((OPENSEARCH_PORT - 1))" -clusterName "$CLUSTER_NAME" \
       >>"$dir/opensearch.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
   local health="http://127.0.0.1:$OPENSEARCH_PORT/_cluster/health?wait_for_status=yellow&timeout=1s"
