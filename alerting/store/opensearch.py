@@ -64,6 +64,7 @@ __all__ = ["OpenSearchStore"]
 
 _HEAD_ID = "head"
 _PAGE = 1000
+_POOL_SIZE = 16
 
 
 def _doc(model: Any) -> dict[str, Any]:
@@ -101,7 +102,16 @@ class OpenSearchStore(ClaimMethods):
         *,
         audit_key: bytes,
     ) -> OpenSearchStore:
-        client = OpenSearch(hosts=[url], max_retries=3, retry_on_timeout=True, timeout=timeout_s)
+        # urllib3 keeps one connection per host by default: the worker's overlapping batches,
+        # the review service's threads and the audit writes then open and discard connections
+        # ("Connection pool is full"). Sized for the threads that share one store.
+        client = OpenSearch(
+            hosts=[url],
+            max_retries=3,
+            retry_on_timeout=True,
+            timeout=timeout_s,
+            pool_maxsize=_POOL_SIZE,
+        )
         return cls(client, prefix=prefix, refresh=refresh, audit_key=audit_key)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
