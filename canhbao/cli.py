@@ -167,7 +167,6 @@ def worker(
     from canhbao.logs import logging_config
     from canhbao.wiring import build_context, load_classifier, open_store, topology
     from stream_jobs.backends.kafka import wait_until_reachable
-    from stream_jobs.dedup import DedupEntry
     from stream_jobs.metrics import PipelineMetrics
     from stream_jobs.worker import BatchGate, GracefulWorker, WorkerConfig, build_worker
 
@@ -175,11 +174,7 @@ def worker(
     try:
         wait_until_reachable(settings.kafka_bootstrap, wait_for_kafka)
         ctx = build_context(settings, load_classifier(settings))
-        store = open_store(settings)
-        for seed in store.dedup_seeds(settings.dedup_capacity):
-            ctx.dedup.add(
-                DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id)
-            )
+        store = open_store(settings)  # the dedup index is warmed on each partition assignment
     except CanhbaoError as exc:
         raise fail(exc) from exc
     config = WorkerConfig(

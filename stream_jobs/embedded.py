@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from alerting.store import AlertStore
 from stream_jobs.backends import InMemoryBus
 from stream_jobs.backends.abstract import ORIGIN_HEADER
-from stream_jobs.dedup import DedupEntry
 from stream_jobs.exceptions import PipelineError
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import stored_batch
+from stream_jobs.storing import stored_batch, warm_dedup
 from stream_jobs.summary import RunSummary
 
 __all__ = ["RAW_TOPIC", "EmbeddedRunner"]
@@ -42,12 +41,7 @@ class EmbeddedRunner:
 
     def warm_up(self, limit: int) -> int:
         """Load the most recent posts into the dedup index, so a re-run sees no new posts."""
-        count = 0
-        for seed in self.store.dedup_seeds(limit):
-            self.ctx.dedup.add(
-                DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id)
-            )
-            count += 1
+        count = warm_dedup(self.store, self.ctx.dedup, limit)
         self.metrics.dedup_index_size.set(len(self.ctx.dedup))
         return count
 

@@ -17,13 +17,25 @@ from typing import TypeVar
 from alerting.exceptions import StoreError
 from alerting.store import AlertStore, Processed, StoredBatch
 from schemas import DuplicateKind
+from stream_jobs.dedup import DedupEntry, DedupIndex
 from stream_jobs.pipeline import BatchResult
 
-__all__ = ["replay_until_stored", "stored_batch", "write_until_stored"]
+__all__ = ["replay_until_stored", "stored_batch", "warm_dedup", "write_until_stored"]
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+def warm_dedup(store: AlertStore, index: DedupIndex, limit: int) -> int:
+    """Load the `limit` most recent stored posts into `index` (those it holds are skipped).
+    At start, and again whenever a worker is assigned partitions: another worker may have
+    stored posts there that this one never saw."""
+    count = 0
+    for seed in store.dedup_seeds(limit):
+        index.add(DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id))
+        count += 1
+    return count
 
 
 def stored_batch(result: BatchResult) -> StoredBatch:

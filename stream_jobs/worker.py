@@ -36,7 +36,7 @@ from schemas import ClassifiedPost
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import replay_until_stored, write_until_stored
+from stream_jobs.storing import replay_until_stored, warm_dedup, write_until_stored
 from stream_jobs.topics import DEAD_LETTER_MAX_ORIGINAL, SCHEMA_HEADER, Topology
 
 __all__ = ["EXIT_UNACKNOWLEDGED", "BatchGate", "GracefulWorker", "WorkerConfig", "build_worker"]
@@ -238,6 +238,22 @@ def build_worker(
                 _exit_unacknowledged(f"{type(exc).__name__}: {exc}", len(events))
             finally:
                 gate.in_flight -= 1
+
+    async def rewarm_dedup(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        """Partitions that moved here carry posts another worker stored: load them before
+        this worker judges repeats (the index is this worker's own; the store is shared)."""
+        if not assigned:
+            return
+
+        def rewarm() -> int:
+            with classify_lock:
+                return warm_dedup(store, ctx.dedup, ctx.dedup.capacity)
+
+        loaded = await asyncio.get_running_loop().run_in_executor(None, rewarm)
+        metrics.dedup_index_size.set(len(ctx.dedup))
+        log.info("dedup index re-warmed", extra={"partitions": len(assigned), "seeds": loaded})
+
+    app.on_partitions_assigned.connect(rewarm_dedup)  # type: ignore[arg-type]  # mode's typing
 
     @app.timer(interval=config.lag_interval_s)  # type: ignore[untyped-decorator]  # faust: untyped
     async def report_lag() -> None:

@@ -450,3 +450,50 @@ def test_a_replayed_batch_publishes_and_audits_what_its_first_writer_did_not(
         e.target for e in store.audit_log(limit=100) if e.action is AuditAction.ALERT_CREATED
     ]
     assert sorted(created) == sorted(a.alert_id for a in result.alerts)  # once each
+
+
+def test_partitions_that_move_bring_their_posts_into_the_dedup_index(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path, ctx: PipelineContext,
+) -> None:  # fmt: skip
+    """Reliability finding 5: the dedup index was per worker and not reloaded on rebalance, so
+    after a partition moved, exact repeats of posts another worker had stored were processed
+    as new (119 posts, +49 alerts). Here posts are stored behind a running worker's back (as
+    another worker would), then partitions move; their repeats must be caught."""
+    from alerting.store import StoredBatch
+    from stream_jobs.pipeline import InboundRecord, process_batch
+
+    texts = [f"{t} lần {i}" for i, t in enumerate(HOSTILE + CLEAN)]
+    first = Worker(worker_env, tmp_path / "a.log")
+    store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+
+    def rewarmed(log: Path) -> int:
+        return log.read_text().count("dedup index re-warmed")
+
+    try:
+        wait_for(lambda: rewarmed(tmp_path / "a.log") >= 1, what="the first assignment")
+        elsewhere = process_batch(
+            [
+                InboundRecord(f"o:{i}", line(external_id=f"o{i}", text=t))
+                for i, t in enumerate(texts)
+            ],
+            ctx,
+        )
+        store.write_batch(StoredBatch(elsewhere.posts, signatures=elsewhere.signatures))
+        second = Worker(worker_env, tmp_path / "b.log")  # a rebalance: partitions move
+        wait_for(
+            lambda: rewarmed(tmp_path / "a.log") >= 2, what="the rebalance on the first worker"
+        )
+        assert second.stop() == 0, (tmp_path / "b.log").read_text()
+        wait_for(lambda: rewarmed(tmp_path / "a.log") >= 3, what="the partitions coming back")
+        repeats = [line(external_id=f"r{i}", text=t) for i, t in enumerate(texts)]
+        produce(kafka_bootstrap, Topology(prefix=unique, partitions=3).raw, repeats)
+        wait_for(lambda: count(store, "posts") == 2 * len(texts), what="the repeats stored")
+    finally:
+        assert first.stop() == 0, (tmp_path / "a.log").read_text()
+    store._client.indices.refresh(index=store.index["posts"])
+    exact = store._client.count(
+        index=store.index["posts"], body={"query": {"term": {"duplicate_kind": "exact"}}}
+    )["count"]
+    assert exact == len(texts)  # every repeat caught; none classified as new
+    assert count(store, "alerts") == 0  # the originals were stored without alerts; no new ones
