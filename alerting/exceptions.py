@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.exceptions import CanhbaoError
 
-__all__ = ["AlertNotFound", "AlertingError", "DecisionConflict", "StoreError"]
+__all__ = ["AlertNotFound", "AlertingError", "AuditTampered", "DecisionConflict", "StoreError"]
 
 
 class AlertingError(CanhbaoError):
@@ -13,6 +13,10 @@ class AlertingError(CanhbaoError):
 
 class StoreError(AlertingError):
     """The store could not read or write (disk, corruption, locked database)."""
+
+
+class AuditTampered(StoreError):
+    """The audit log or its checkpoints do not agree: an entry was changed, removed or forged."""
 
 
 class AlertNotFound(AlertingError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -101,9 +101,15 @@ def chain_hash(
     return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def verify_chain(entries: Iterable[tuple[AuditEvent, str]], key: bytes) -> tuple[int, str]:
+def verify_chain(
+    entries: Iterable[tuple[AuditEvent, str]],
+    key: bytes,
+    signed: Mapping[int, str] | None = None,
+) -> int:
     """Check a whole log, oldest first, given each entry with its timestamp exactly as stored
-    (the hash covers those characters). Returns (entries, head hash) or raises `ChainBroken`."""
+    (the hash covers those characters), and that each entry a checkpoint signed (`signed`:
+    seq → hash) is still that entry. Returns the number of entries or raises `ChainBroken`."""
+    signed = signed or {}
     prev, count = GENESIS_HASH, 0
     for event, stored_at in entries:
         if event.seq != count + 1:
@@ -123,5 +129,7 @@ def verify_chain(entries: Iterable[tuple[AuditEvent, str]], key: bytes) -> tuple
         )
         if not hmac.compare_digest(event.hash, expected):
             raise ChainBroken(event.seq, "its content or key does not match its hash")
+        if event.seq in signed and not hmac.compare_digest(event.hash, signed[event.seq]):
+            raise ChainBroken(event.seq, "it is not the entry a checkpoint signed: rewritten")
         prev, count = event.hash, count + 1
-    return count, prev
+    return count

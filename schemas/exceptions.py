@@ -11,6 +11,7 @@ CanhbaoError
 ├── canhbao.settings.SettingsError         a setting, or a file it names, is unusable
 └── alerting.AlertingError                 review store and API
     ├── alerting.StoreError                the store cannot read or write
+    │   └── alerting.AuditTampered         the audit log or its checkpoints do not agree
     ├── alerting.AlertNotFound
     └── alerting.DecisionConflict          someone else decided first
 

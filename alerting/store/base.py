@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from alerting.exceptions import StoreError
+from alerting.exceptions import AuditTampered, StoreError
 from schemas import (
     MIN_KEY_BYTES,
     Alert,
@@ -15,12 +15,14 @@ from schemas import (
     AnalystDecision,
     AuditAction,
     AuditEvent,
+    ChainBroken,
     Classification,
     DeadLetter,
     Label,
     NormalizedPost,
     Platform,
     Severity,
+    verify_chain,
 )
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "Processed",
     "StoredBatch",
     "checked_audit_key",
+    "verify_audit_pages",
 ]
 
 
@@ -43,6 +46,27 @@ def checked_audit_key(key: bytes) -> bytes:
             f" {len(key)}"
         )
     return key
+
+
+AuditPage = Sequence[tuple[AuditEvent, str]]
+
+
+def verify_audit_pages(
+    page: Callable[[int], AuditPage], key: bytes, signed: Mapping[int, str] | None
+) -> int:
+    """Verify a log read page by page, for every backend: `page(after_seq)` gives the next
+    entries, oldest first, each with its timestamp as stored; an empty page is the end."""
+
+    def entries() -> Iterator[tuple[AuditEvent, str]]:
+        after = 0
+        while batch := page(after):
+            yield from batch
+            after = batch[-1][0].seq
+
+    try:
+        return verify_chain(entries(), key, signed)
+    except ChainBroken as exc:
+        raise AuditTampered(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -145,9 +169,10 @@ class AlertStore(Protocol):
         """Append an entry that is not an alert decision (logins, account changes, exports)
         to the same hash-chained log."""
 
-    def verify_audit_chain(self) -> int:
-        """Re-hash the whole audit log under the audit key; return its length or raise
-        `StoreError` naming the first entry that fails."""
+    def verify_audit_chain(self, signed: Mapping[int, str] | None = None) -> int:
+        """Re-hash the whole audit log under the audit key, and check that each entry in
+        `signed` (seq → hash, from checkpoints) is unchanged; return its length or raise
+        `AuditTampered` naming the first entry that fails."""
 
     def audit_head(self) -> tuple[int, str]:
         """(sequence number, hash) of the newest audit entry; (0, GENESIS_HASH) when empty."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -34,6 +34,7 @@ from alerting.store.base import (
     Processed,
     StoredBatch,
     checked_audit_key,
+    verify_audit_pages,
 )
 from alerting.store.decisions import (
     ClaimChange,
@@ -49,7 +50,6 @@ from schemas import (
     AnalystDecision,
     AuditAction,
     AuditEvent,
-    ChainBroken,
     Classification,
     DeadLetter,
     DuplicateKind,
@@ -57,7 +57,6 @@ from schemas import (
     chain_hash,
     utc_now,
     utc_text,
-    verify_chain,
 )
 
 __all__ = ["OpenSearchStore"]
@@ -652,23 +651,15 @@ class OpenSearchStore(ClaimMethods):
         )
         return [AuditEvent.model_validate_json(json.dumps(h["_source"])) for h in hits]
 
-    def verify_audit_chain(self) -> int:
+    def verify_audit_chain(self, signed: Mapping[int, str] | None = None) -> int:
         # An audit, not a hot path: make every entry written so far visible first.
         self._call("refresh", self._client.indices.refresh, index=self.index["audit"])
 
-        def entries() -> Iterator[tuple[AuditEvent, str]]:
-            after = 0
-            while True:
-                events = self.audit_log(after_seq=after, limit=_PAGE)
-                yield from ((event, _stored_at(event)) for event in events)
-                if len(events) < _PAGE:
-                    return
-                after = events[-1].seq
+        def page(after: int) -> list[tuple[AuditEvent, str]]:
+            events = self.audit_log(after_seq=after, limit=_PAGE)
+            return [(event, _stored_at(event)) for event in events]
 
-        try:
-            return verify_chain(entries(), self._audit_key)[0]
-        except ChainBroken as exc:
-            raise StoreError(str(exc)) from None
+        return verify_audit_pages(page, self._audit_key, signed)
 
     def audit_head(self) -> tuple[int, str]:
         seq, digest, _ = self._head()

@@ -11,7 +11,7 @@ import base64
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from alerting.store.base import (
     Processed,
     StoredBatch,
     checked_audit_key,
+    verify_audit_pages,
 )
 from alerting.store.decisions import (
     ClaimChange,
@@ -41,7 +42,6 @@ from schemas import (
     AnalystDecision,
     AuditAction,
     AuditEvent,
-    ChainBroken,
     Classification,
     DeadLetter,
     DuplicateKind,
@@ -49,7 +49,6 @@ from schemas import (
     chain_hash,
     utc_now,
     utc_text,
-    verify_chain,
 )
 
 __all__ = ["SQLiteStore"]
@@ -664,28 +663,16 @@ class SQLiteStore(ClaimMethods):
         params: list[Any] = [after_seq, *([target] if target else []), max(1, min(limit, 1000))]
         return [_audit_event(r) for r in self._read(sql, params)]
 
-    def verify_audit_chain(self) -> int:
-        return self._verified_chain()[0]
+    def verify_audit_chain(self, signed: Mapping[int, str] | None = None) -> int:
+        def page(after: int) -> list[tuple[AuditEvent, str]]:
+            rows = self._read(
+                "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash"
+                " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 5000",
+                (after,),
+            )
+            return [(_audit_event(row), row[1]) for row in rows]  # the hash covers `at` as stored
 
-    def _verified_chain(self) -> tuple[int, str]:
-        def entries() -> Iterator[tuple[AuditEvent, str]]:
-            after = 0
-            while True:
-                rows = self._read(
-                    "SELECT seq, at, actor, action, target, reason, details, prev_hash, hash"
-                    " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 5000",
-                    (after,),
-                )
-                for row in rows:
-                    yield _audit_event(row), row[1]
-                if len(rows) < 5000:
-                    return
-                after = rows[-1][0]
-
-        try:
-            return verify_chain(entries(), self._audit_key)
-        except ChainBroken as exc:
-            raise StoreError(str(exc)) from None
+        return verify_audit_pages(page, self._audit_key, signed)
 
     def audit_head(self) -> tuple[int, str]:
         rows = self._read("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")

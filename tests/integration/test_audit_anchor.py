@@ -125,14 +125,11 @@ def test_rewriting_and_rehashing_with_plain_sha256_is_caught(
         _verify(store)
 
 
-def test_rehashing_under_a_guessed_key_is_caught(anchored: tuple[AnchoredStore, Path]) -> None:
-    store, path = anchored
-    wrong = b"an-attackers-guess-at-the-key-32b"
-
-    def keyed(prev: str, fields: list[object]) -> str:
+def _keyed(key: bytes) -> Callable[[str, list[object]], str]:
+    def digest(prev: str, fields: list[object]) -> str:
         seq, at, actor, action, target, reason, details = fields
         return chain_hash(
-            wrong,
+            key,
             prev,
             seq=int(str(seq)),
             at=str(at),
@@ -143,10 +140,27 @@ def test_rehashing_under_a_guessed_key_is_caught(anchored: tuple[AnchoredStore, 
             details=details,  # type: ignore[arg-type]
         )
 
+    return digest
+
+
+def test_rehashing_under_a_guessed_key_is_caught(anchored: tuple[AnchoredStore, Path]) -> None:
+    store, path = anchored
     _tamper(path, "DELETE FROM audit_log WHERE seq > 15")
-    _rehash(path, keyed)
+    _rehash(path, _keyed(b"an-attackers-guess-at-the-key-32b"))
     with pytest.raises(AuditTampered):
         _verify(store)
+
+
+def test_a_rewrite_rehashed_with_the_real_key_is_caught_by_the_checkpoints(
+    anchored: tuple[AnchoredStore, Path],
+) -> None:
+    """Even someone holding the audit key cannot rewrite history the checkpoints saw."""
+    store, path = anchored
+    _tamper(path, "UPDATE audit_log SET reason = 'không có gì' WHERE seq = 14")
+    _rehash(path, _keyed(AUDIT_KEY))
+    assert store.verify_audit_chain() == 20  # the chain alone is consistent again …
+    with pytest.raises(AuditTampered, match="entry 14: it is not the entry a checkpoint signed"):
+        _verify(store)  # … the checkpoints are not
 
 
 def test_a_forged_or_edited_checkpoint_is_caught(anchored: tuple[AnchoredStore, Path]) -> None:
