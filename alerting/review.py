@@ -48,9 +48,10 @@ class StoryOutcome:
         return out
 
 
-def _check_rights(user: User, alert: Alert) -> None:
-    if alert.status is AlertStatus.ESCALATED and not allows(user.role, Permission.DECIDE_ESCALATED):
-        raise SupervisorOnly(f"{alert.alert_id} is escalated: a supervisor decides it")
+def _supervisor_only(user: User, alert: Alert) -> bool:
+    return alert.status is AlertStatus.ESCALATED and not allows(
+        user.role, Permission.DECIDE_ESCALATED
+    )
 
 
 def decide_alert(
@@ -64,16 +65,15 @@ def decide_alert(
     `DecisionConflict`, or the alert after it."""
     if decision.analyst != user.username:
         raise ValueError("a decision is recorded under the account that made it")
-    _check_rights(user, alert)
+    if _supervisor_only(user, alert):
+        raise SupervisorOnly(f"{alert.alert_id} is escalated: a supervisor decides it")
     return store.decide(decision, expected_version=expected_version)
 
 
 def _skip_reason(user: User, alert: Alert, decision: AnalystDecision) -> SkipReason | None:
     if alert.status not in _OPEN:
         return SkipReason.ALREADY_DECIDED
-    try:
-        _check_rights(user, alert)
-    except SupervisorOnly:
+    if _supervisor_only(user, alert):
         return SkipReason.SUPERVISOR_ONLY
     current = holder(alert, decision.decided_at)
     if current is not None and current != user.username:

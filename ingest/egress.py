@@ -180,6 +180,16 @@ class _GuardedBackend(httpcore.NetworkBackend):
         raise EgressRefused("unix sockets are not a destination", url="unix:")
 
 
+def _pool_options(limits: httpx.Limits) -> dict[str, Any]:
+    """What httpx would give its own connection pool, for the guarded one we give it."""
+    return {
+        "ssl_context": httpx.create_ssl_context(trust_env=False),
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
+
+
 def guarded_async_transport(
     policy: EgressPolicy, limits: httpx.Limits | None = None
 ) -> httpx.AsyncHTTPTransport:
@@ -189,11 +199,7 @@ def guarded_async_transport(
     limits = limits or httpx.Limits()
     transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
     transport._pool = httpcore.AsyncConnectionPool(  # httpx has no public hook for this
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedAsyncBackend(policy),
+        network_backend=_GuardedAsyncBackend(policy), **_pool_options(limits)
     )
     return transport
 
@@ -201,12 +207,7 @@ def guarded_async_transport(
 def guarded_transport(policy: EgressPolicy) -> httpx.HTTPTransport:
     """The same guard for synchronous clients (webhook deliveries)."""
     transport = httpx.HTTPTransport(trust_env=False)
-    limits = httpx.Limits()
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(policy),
+        network_backend=_GuardedBackend(policy), **_pool_options(httpx.Limits())
     )
     return transport

@@ -34,9 +34,10 @@ PERSONAL_FIELDS = ("author_handle", "author_name", "author_id", "author_url")
 _AUTHOR_REF = re.compile(AUTHOR_REF_PATTERN)
 # A personal field's value: a JSON string, one cut off by the end of a truncated record, or a
 # bare number or word.
+# On bytes, so that everything around a match stays byte for byte (even invalid UTF-8).
 _PERSONAL_RE = re.compile(
-    r'"(' + "|".join(PERSONAL_FIELDS) + r')"\s*:\s*'
-    r'(?:"((?:[^"\\]|\\.)*)(?:"|$)|([^\s,}\]]+))'
+    rb'"(' + "|".join(PERSONAL_FIELDS).encode() + rb')"\s*:\s*'
+    rb'(?:"((?:[^"\\]|\\.)*)(?:"|$)|([^\s,}\]]+))'
 )
 
 # C0 controls except tab/newline/carriage return, DEL, and C1 controls: never part of real text,
@@ -98,21 +99,17 @@ def redact_personal(data: bytes, pseudonym_key: bytes) -> bytes:
     """The record's bytes with each personal field's value replaced by its keyed hash
     (`author_handle` becomes `author_ref`, so a replayed dead letter still parses). Works on
     broken JSON too, by pattern: a record is often dead-lettered because it does not parse."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", "replace")
 
-    def hashed(match: re.Match[str]) -> str:
-        field, value = match.group(1), match.group(2) or match.group(3) or ""
-        if match.group(3) == "null":
+    def hashed(match: re.Match[bytes]) -> bytes:
+        if match.group(3) == b"null":
             return match.group(0)
-        ref = pseudonymise_handle(value or "?", pseudonym_key)
+        field = match.group(1).decode()
+        value = (match.group(2) or match.group(3) or b"?").decode("utf-8", "replace")
+        ref = pseudonymise_handle(value, pseudonym_key)
         name = "author_ref" if field == "author_handle" else field
-        return f'"{name}": "{ref}"'
+        return f'"{name}": "{ref}"'.encode()
 
-    redacted = _PERSONAL_RE.sub(hashed, text)
-    return data if redacted == text else redacted.encode("utf-8")
+    return _PERSONAL_RE.sub(hashed, data)
 
 
 def parse_record(data: bytes, *, limits: ParseLimits) -> RawPost:

@@ -397,16 +397,18 @@ class AccountStore:
             )
         return ApiToken(token_id, username, label, now, None, None), token
 
-    def tokens(self, username: str | None = None) -> list[ApiToken]:
+    def _token_rows(self, where: str, params: tuple[str, ...]) -> list[ApiToken]:
         sql = (
             "SELECT token_id, username, label, created_at, last_used_at, revoked_at FROM api_tokens"
         )
         with self._lock:
-            rows = self._db.execute(
-                sql + (" WHERE username = ?" if username else "") + " ORDER BY created_at",
-                (username,) if username else (),
-            ).fetchall()
+            rows = self._db.execute(f"{sql}{where} ORDER BY created_at", params).fetchall()
         return [ApiToken(*row) for row in rows]
+
+    def tokens(self, username: str | None = None) -> list[ApiToken]:
+        if username:
+            return self._token_rows(" WHERE username = ?", (username,))
+        return self._token_rows("", ())
 
     def revoke_token(self, token_id: str) -> ApiToken:
         now = self._clock()
@@ -415,7 +417,7 @@ class AccountStore:
                 "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
                 (now, token_id),
             ).rowcount
-        found = [t for t in self.tokens() if t.token_id == token_id]
+        found = self._token_rows(" WHERE token_id = ?", (token_id,))
         if not found:
             raise AccountError(f"no API token {token_id!r}")
         if not changed:

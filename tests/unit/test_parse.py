@@ -89,6 +89,12 @@ def test_dead_letter_originals_have_handles_replaced_by_their_keyed_hash() -> No
         redacted = redact_personal(data, KEY)
         assert handle.encode() not in redacted
         assert pseudonymise_handle(handle, KEY).encode() in redacted
+    # Everything around a handle stays byte for byte, invalid UTF-8 included.
+    broken = b"\xff\xfe" + line(author_handle=handle) + b"\xc3"
+    redacted = redact_personal(broken, KEY)
+    assert redacted.startswith(b"\xff\xfe{")
+    assert redacted.endswith(b"}\xc3")
+    assert handle.encode() not in redacted
     # A replay of the redacted record parses like the original would have.
     replayed = redact_personal(line(author_handle=handle), KEY)
     assert parse(replayed).text == parse(line(author_handle=handle)).text
