@@ -143,7 +143,7 @@ def _load(store: AlertStore, count: int, backend: str) -> float:
 
 def _bulk_opensearch(store: Any, batch: StoredBatch) -> None:
     # The store's own builders; see the module docstring for why the audit is skipped here.
-    store._bulk(store._alert_lines(batch, created_audited=True))
+    store._bulk(store._alert_lines(batch))
     store._bulk(store._post_lines(batch))
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 from alerting.store.opensearch import OpenSearchStore
+from canhbao.bench import bench_pipeline
+from canhbao.bench_store import bench_store_path
 from canhbao.settings import Settings, load_audit_key
 from canhbao.synthetic import synthetic_posts
 from schemas import post_id_for, utc_now
@@ -66,20 +68,53 @@ def _produce(
 
 
 def bench_stack(settings: Settings, posts: int, rate: float, log_dir: Path) -> dict[str, float]:
+    """The stack's throughput and latency, with its two references measured in the same run:
+    the embedded pipeline on the same posts (what the stack adds over the pipeline) and the
+    store path against a plain `_bulk` of the same documents (what the store adds over the
+    engine). Both run before the worker starts, so that no phase shares the CPU with another."""
+    audit_key = load_audit_key(settings)
+    embedded = bench_pipeline(settings, posts, settings.batch_size)
+    store_path = bench_store_path(settings, audit_key, min(posts, 10_000), settings.batch_size)
+    print(
+        f"store path: raw _bulk {store_path.raw_docs_per_s:.0f} docs/s,"
+        f" {store_path.docs_per_post:.2f} docs/post → at most"
+        f" {store_path.raw_docs_per_s / store_path.docs_per_post:.0f} posts/s;"
+        f" write_batch {store_path.store_posts_per_s:.0f} posts/s (ratio {store_path.ratio:.2f})"
+    )
+    measured = _stack(settings, posts, rate, log_dir, audit_key)
+    print(
+        f"stack {measured['posts_per_s']:.0f} posts/s against embedded"
+        f" {embedded['posts_per_s']:.0f} posts/s"
+        f" (ratio {measured['posts_per_s'] / embedded['posts_per_s']:.2f});"
+        f" at {rate:g} posts/s: p50 {measured['p50_ms']:.0f} ms, p95 {measured['p95_ms']:.0f} ms"
+    )
+    raw_posts_per_s = store_path.raw_docs_per_s / store_path.docs_per_post
+    return measured | {
+        "embedded_posts_per_s": embedded["posts_per_s"],
+        "vs_embedded": round(measured["posts_per_s"] / embedded["posts_per_s"], 3),
+        "raw_bulk_docs_per_s": round(store_path.raw_docs_per_s, 1),
+        "docs_per_post": round(store_path.docs_per_post, 3),
+        "store_posts_per_s": round(store_path.store_posts_per_s, 1),
+        "store_vs_raw": round(store_path.ratio, 3),
+        "stack_vs_raw": round(measured["posts_per_s"] / raw_posts_per_s, 3),
+    }
+
+
+def _stack(
+    settings: Settings, posts: int, rate: float, log_dir: Path, audit_key: bytes
+) -> dict[str, float]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     topology = Topology(prefix=prefix, partitions=settings.topic_partitions)
     ensure_topics(settings.kafka_bootstrap, topology.specs())
     # The worker it starts loads the same key from the same settings.
-    store = OpenSearchStore.connect(
-        settings.opensearch_url, prefix=prefix, audit_key=load_audit_key(settings)
-    )
+    store = OpenSearchStore.connect(settings.opensearch_url, prefix=prefix, audit_key=audit_key)
     env = {
         **os.environ,
         "CANHBAO_STORE_BACKEND": "opensearch",
         "CANHBAO_TOPIC_PREFIX": prefix,
         "CANHBAO_INDEX_PREFIX": prefix,
-        "CANHBAO_LOG_FORMAT": "text",
-        "CANHBAO_LOG_LEVEL": "WARNING",
+        "CANHBAO_LOG_FORMAT": "json",
+        "CANHBAO_LOG_LEVEL": "INFO",  # per-batch timings in the log, for diagnosis
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / f"{prefix}-worker.log").open("wb")

@@ -6,7 +6,6 @@ through one of these, so the embedded and Kafka modes accept posts the same way.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -27,7 +26,7 @@ from stream_jobs.topics import (
     DEAD_LETTER_MAX_ORIGINAL,
     MAX_RECORD_BYTES,
     SCHEMA_HEADER,
-    raw_post_key,
+    raw_record_key,
 )
 
 if TYPE_CHECKING:  # kafka-python comes with the `stream` extra, not the light install
@@ -104,14 +103,6 @@ def kafka_producer(settings: Settings) -> KafkaProducerBackend:
     return KafkaProducerBackend(settings.kafka_bootstrap, client_id="canhbao-ingest")
 
 
-def _key_of(data: bytes) -> bytes | None:
-    try:
-        text = json.loads(data).get("text")
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return None
-    return raw_post_key(text) if isinstance(text, str) else None
-
-
 @dataclass(frozen=True)
 class Produced:
     sent: int
@@ -148,7 +139,7 @@ def produce_records(settings: Settings, records: Iterable[InboundRecord]) -> Pro
             producer.produce(
                 topics.raw,
                 record.data,
-                key=_key_of(record.data),
+                key=raw_record_key(record.data),
                 headers={SCHEMA_HEADER: "raw_post/1", ORIGIN_HEADER: record.origin},
             )
             sent += 1

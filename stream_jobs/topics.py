@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from classifiers.text import fold, normalize_text
@@ -14,6 +15,7 @@ __all__ = [
     "TopicSpec",
     "Topology",
     "raw_post_key",
+    "raw_record_key",
 ]
 
 SCHEMA_HEADER = "canhbao-schema"  # e.g. "raw_post/1": consumers check it before parsing
@@ -78,3 +80,13 @@ def raw_post_key(text: str) -> bytes:
     """Partition key of a raw post: its normalised, folded text. Exact duplicates — the same
     text posted under other ids — land on one partition, so one worker sees them all in order."""
     return hashlib.sha1(fold(normalize_text(text)).encode(), usedforsecurity=False).digest()[:12]
+
+
+def raw_record_key(data: bytes) -> bytes | None:
+    """`raw_post_key` of a raw record's text; None for a record too broken to have one (it is
+    dead-lettered wherever it lands)."""
+    try:
+        text = json.loads(data).get("text")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return raw_post_key(text) if isinstance(text, str) else None

@@ -68,7 +68,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "labels": _KEYWORD,
             "created_at": _DATE,
             "version": {"type": "integer"},
-            "created_audited": {"type": "boolean"},
+            "created_audited": {"type": "boolean"},  # no longer written; kept: mappings only grow
             "text": _TEXT,  # the post's title and text, so the queue can search by words
             "assignee": _KEYWORD,
             "claimed_until": _DATE,
@@ -101,7 +101,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     },
     "audit_head": {
         "dynamic": "strict",
-        "properties": {"seq": {"type": "long"}, "hash": _KEYWORD},
+        # `pending`: the entries this head was moved over, until they are all in `audit`.
+        "properties": {"seq": {"type": "long"}, "hash": _KEYWORD, "pending": _STORED_ONLY},
     },
     "deadletters": {
         "dynamic": "strict",

@@ -114,6 +114,7 @@ class KafkaProducerBackend:
     def __init__(self, bootstrap: str, client_id: str = "canhbao", linger_ms: int = 5) -> None:
         self._bootstrap = bootstrap
         self._pending: list[Any] = []
+        self._known_topics: set[str] = set()
         _require_reachable(bootstrap)
         try:
             self._producer = KafkaProducer(
@@ -139,11 +140,30 @@ class KafkaProducerBackend:
         key: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        if topic not in self._known_topics:
+            self._require_topic(topic)
         encoded = [(k, v.encode()) for k, v in (headers or {}).items()]
         try:
             self._pending.append(self._producer.send(topic, value=value, key=key, headers=encoded))
         except KafkaError as exc:
             raise BusError(f"producing to {topic} failed: {exc}") from exc
+
+    def _require_topic(self, topic: str) -> None:
+        """Topics are made by `canhbao topics create`, never on first use. Sending to a missing
+        one would block for a minute per message while the client logs each metadata retry
+        (thousands of lines, signals unanswered): fail at once, saying what to do."""
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="canhbao-admin")
+        try:
+            self._known_topics = set(admin.list_topics())
+        except KafkaError as exc:
+            raise BusError(f"listing topics on {self._bootstrap} failed: {exc}") from exc
+        finally:
+            admin.close()
+        if topic not in self._known_topics:
+            raise BusError(
+                f"topic {topic} does not exist on {self._bootstrap}: create it with"
+                " `canhbao topics create`"
+            )
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []

@@ -18,6 +18,8 @@ import pytest
 
 from alerting.store import AlertStore, SQLiteStore
 from alerting.store.opensearch import OpenSearchStore
+from stream_jobs.backends.kafka import ensure_topics
+from stream_jobs.topics import Topology
 from tests.conftest import AUDIT_KEY
 
 KAFKA = os.environ.get("CANHBAO_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -161,3 +163,25 @@ def env(tmp_path: Path, tiny_model_dir: Path, tiny_data: Path) -> dict[str, str]
         "CANHBAO_LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
     }
+
+
+@pytest.fixture
+def worker_env(  # the environment of a `canhbao worker` on this test's topics and indices
+    kafka_bootstrap: str, opensearch_url: str, unique: str, tiny_model_dir: Path, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    env = {
+        **os.environ,
+        "CANHBAO_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CANHBAO_OPENSEARCH_URL": opensearch_url,
+        "CANHBAO_STORE_BACKEND": "opensearch",
+        "CANHBAO_TOPIC_PREFIX": unique,
+        "CANHBAO_INDEX_PREFIX": unique,
+        "CANHBAO_TOPIC_PARTITIONS": "3",
+        "CANHBAO_MODEL_DIR": str(tiny_model_dir),
+        "CANHBAO_DATA_DIR": str(tmp_path / "var"),
+        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
+        "CANHBAO_LOG_FORMAT": "text",
+    }
+    ensure_topics(kafka_bootstrap, Topology(prefix=unique, partitions=3).specs())
+    yield env
+    OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY).delete_indices()

@@ -3,14 +3,15 @@ deciders on two clients, tamper evidence, and a clear error when the server is a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 from opensearchpy import OpenSearch
 
 from alerting.exceptions import StoreError
-from alerting.store.opensearch import OpenSearchStore
-from schemas import DecisionAction
+from alerting.store.opensearch import OpenSearchStore, _chained, _Entry
+from schemas import AuditAction, DecisionAction, utc_now
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import stored_batch
 from tests.conftest import AUDIT_KEY, line
@@ -96,6 +97,61 @@ def test_head_lagging_behind_entries_is_repaired(
     assert [e.seq for e in events] == [1, 2, 3, 4]
     assert events[-1].action.value == "alert.dismissed"
     assert store.verify_audit_chain() == 4
+
+
+def test_a_batch_moves_the_audit_head_once_and_writes_its_entries_in_one_request(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    fill(store, ctx, n=5)
+    head = store._client.get(index=store.index["audit_head"], id="head")
+    assert head["_version"] == 1  # created once for five alerts, not rewritten per alert
+    assert head["_source"]["seq"] == 5
+    assert store.verify_audit_chain() == 5
+
+
+def test_entries_left_in_the_head_by_a_dead_writer_are_written_by_the_next(
+    store: OpenSearchStore, ctx: PipelineContext
+) -> None:
+    ids = fill(store, ctx, n=2)  # entries 1-2
+    # As if a writer had moved the head over entries 3-4 and died before writing them.
+    head = store._head()
+    lost = [
+        _Entry("system:test", AuditAction.AUDIT_EXPORTED, f"x{i}", None, {}, utc_now().isoformat())
+        for i in range(2)
+    ]
+    bodies = _chained(AUDIT_KEY, 2, head.hash, lost)
+    store._move_head(4, bodies[-1]["hash"], head.guard, bodies)
+    assert store.verify_audit_chain() == 4  # verify writes them first …
+    store.decide(decision(ids[0], DecisionAction.DISMISS))  # … and so does the next appender
+    events = store.audit_log(limit=10)
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert [e.target for e in events[2:4]] == ["x0", "x1"]
+    assert store.verify_audit_chain() == 5
+
+
+def test_concurrent_appenders_on_two_clients_keep_one_chain(
+    store: OpenSearchStore, opensearch_url: str, unique: str
+) -> None:
+    other = OpenSearchStore.connect(
+        opensearch_url, prefix=unique, refresh=True, audit_key=AUDIT_KEY
+    )
+
+    def append(target: OpenSearchStore, name: str) -> None:
+        for i in range(15):
+            target.record_audit(f"user:{name}", AuditAction.AUDIT_EXPORTED, f"{name}{i}")
+
+    threads = [
+        threading.Thread(target=append, args=(s, n)) for s, n in [(store, "a"), (other, "b")]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.close()
+    assert store.verify_audit_chain() == 30
+    assert {e.target for e in store.audit_log(limit=100)} == {
+        f"{n}{i}" for n in "ab" for i in range(15)
+    }
 
 
 def test_unreachable_server_is_a_store_error() -> None:

@@ -7,11 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -22,82 +18,22 @@ from classifiers import ClassifierInput
 from classifiers.baseline import BaselineModel
 from schemas import ClassifiedPost, PostKind
 from stream_jobs.backends.abstract import Message
-from stream_jobs.backends.kafka import KafkaConsumerBackend, KafkaProducerBackend, ensure_topics
+from stream_jobs.backends.kafka import KafkaConsumerBackend
 from stream_jobs.pipeline import PipelineContext
-from stream_jobs.topics import SCHEMA_HEADER, Topology, raw_post_key
+from stream_jobs.topics import SCHEMA_HEADER, Topology
 from tests.conftest import AUDIT_KEY, line
+from tests.integration.workers import (
+    CLEAN,
+    HOSTILE,
+    Worker,
+    count,
+    free_port,
+    opensearch_pid,
+    produce,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
-
-HOSTILE = ["bọn bắc kỳ cút hết", "lũ tàu khựa đáng chết hết", "bọn mọi rợ đốt hết đi"]
-CLEAN = ["hôm nay trời đẹp quá đi chơi thôi", "cảm ơn bạn đã chia sẻ thông tin hữu ích"]
-
-
-@pytest.fixture
-def worker_env(
-    kafka_bootstrap: str, opensearch_url: str, unique: str, tiny_model_dir: Path, tmp_path: Path
-) -> Iterator[dict[str, str]]:
-    env = {
-        **os.environ,
-        "CANHBAO_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CANHBAO_OPENSEARCH_URL": opensearch_url,
-        "CANHBAO_STORE_BACKEND": "opensearch",
-        "CANHBAO_TOPIC_PREFIX": unique,
-        "CANHBAO_INDEX_PREFIX": unique,
-        "CANHBAO_TOPIC_PARTITIONS": "3",
-        "CANHBAO_MODEL_DIR": str(tiny_model_dir),
-        "CANHBAO_DATA_DIR": str(tmp_path / "var"),
-        "CANHBAO_AUDIT_KEY": AUDIT_KEY.decode(),
-        "CANHBAO_LOG_FORMAT": "text",
-    }
-    ensure_topics(kafka_bootstrap, Topology(prefix=unique, partitions=3).specs())
-    yield env
-    OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY).delete_indices()
-
-
-class Worker:
-    def __init__(self, env: dict[str, str], log: Path, *extra: str) -> None:
-        self._log = log.open("ab")
-        argv = ["worker", "--batch-size", "32", "--within", "0.2", *extra]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "canhbao", *argv],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
-        self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
-        self._log.close()
-        return code
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 90, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def produce(bootstrap: str, topic: str, records: list[bytes]) -> None:
-    producer = KafkaProducerBackend(bootstrap)
-    for data in records:
-        producer.produce(topic, data, key=raw_post_key(data.decode("utf-8", "replace")))
-    producer.close()
-
-
-def count(store: OpenSearchStore, name: str) -> int:
-    store._client.indices.refresh(index=store.index[name])
-    return int(store._client.count(index=store.index[name])["count"])
 
 
 def test_posts_flow_through_kafka_worker_and_opensearch(
@@ -105,7 +41,7 @@ def test_posts_flow_through_kafka_worker_and_opensearch(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     topology = Topology(prefix=unique, partitions=3)
-    port = _free_port()
+    port = free_port()
     worker = Worker(worker_env, tmp_path / "worker.log", "--metrics-port", str(port))
     try:
         records = [line(external_id=f"h{i}", text=t) for i, t in enumerate(HOSTILE)]
@@ -200,26 +136,11 @@ def test_killed_worker_loses_and_doubles_nothing(
         assert second.stop() == 0, (tmp_path / "worker2.log").read_text()
 
 
-def _opensearch_pid() -> int:
-    """The pid of the OpenSearch that `deploy/local/stack.sh` started (CI always has one)."""
-    stack = Path(os.environ.get("CANHBAO_STACK_DIR", Path(__file__).parents[2] / "var/stack"))
-    pid_file = stack / "opensearch" / "pid"
-    try:
-        pid = int(pid_file.read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        message = f"no OpenSearch started by stack.sh ({pid_file}): cannot freeze it"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return pid
-
-
 def test_store_outage_is_waited_out_and_nothing_is_lost(
     worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    pid = _opensearch_pid()
+    pid = opensearch_pid()
     topology = Topology(prefix=unique, partitions=3)
     env = {**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}
     worker = Worker(env, tmp_path / "worker.log")
@@ -331,7 +252,7 @@ def test_stopping_while_the_store_is_down_exits_in_time_and_loses_nothing(
     mechanism: Faust acknowledges a batch whose handler raised or was cancelled. A worker told
     to stop mid-outage must exit within its grace period *without* acknowledging the batch, so
     the next worker stores every post of it."""
-    pid = _opensearch_pid()
+    pid = opensearch_pid()
     topology = Topology(prefix=unique, partitions=3)
     env = {**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}
     log = tmp_path / "worker.log"
