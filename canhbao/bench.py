@@ -27,6 +27,8 @@ def rss_mb() -> float:
 
 
 def bench_pipeline(settings: Settings, posts: int, batch_size: int) -> dict[str, float]:
+    """The embedded pipeline over synthetic posts, and — in the same run, on the same posts and
+    batches — the classifier alone, so that their ratio is the machine's speed cancelled."""
     classifier = load_classifier(settings)
     records = [
         InboundRecord(f"synthetic:{i}", data)
@@ -46,14 +48,53 @@ def bench_pipeline(settings: Settings, posts: int, batch_size: int) -> dict[str,
         elapsed = time.perf_counter() - started
         store.close()
     print(summary.render())
+    reference = _classifier_alone(classifier, records, batch_size)
+    rate = posts / elapsed
+    print(
+        f"pipeline {rate:.0f} posts/s, classifier alone {reference:.0f} posts/s on the same"
+        f" posts (ratio {rate / reference:.2f})"
+    )
     latencies = np.asarray(runner.latencies_ms)
     return {
         "posts": float(posts),
-        "posts_per_s": round(posts / elapsed, 1),
+        "posts_per_s": round(rate, 1),
+        "classifier_posts_per_s": round(reference, 1),
+        "vs_classifier": round(rate / reference, 3),
         "p50_ms": round(float(np.percentile(latencies, 50)), 1),
         "p95_ms": round(float(np.percentile(latencies, 95)), 1),
         "rss_mb": round(rss_mb(), 1),
     }
+
+
+def _classifier_inputs(lines: list[bytes]) -> list[Any]:
+    """Classifier inputs from synthetic JSON lines, texts normalised as the pipeline does."""
+    import json
+
+    from classifiers import ClassifierInput
+    from classifiers.text import normalize_text
+    from schemas import PostKind
+
+    inputs = []
+    for i, data in enumerate(lines):
+        record = json.loads(data)
+        inputs.append(
+            ClassifierInput(
+                post_id=f"{i:032x}",
+                text=normalize_text(record["text"]),
+                title=record.get("title"),
+                kind=PostKind(record["kind"]),
+            )
+        )
+    return inputs
+
+
+def _classifier_alone(classifier: Any, records: list[InboundRecord], batch_size: int) -> float:
+    """Posts/s of `classifier.predict` alone over the records' normalised texts, in batches."""
+    inputs = _classifier_inputs([record.data for record in records])
+    started = time.perf_counter()
+    for start in range(0, len(inputs), batch_size):
+        classifier.predict(inputs[start : start + batch_size])
+    return len(inputs) / (time.perf_counter() - started)
 
 
 _WORKER_MODEL: list[Any] = []
@@ -97,24 +138,8 @@ def bench_classifier(
     """The CPU model alone: every head over synthetic posts in batches (median of `passes`),
     then one post at a time (p95 latency of `singles` calls); with `workers` > 1, the batch
     throughput of that many processes too."""
-    import json
-
-    from classifiers import ClassifierInput
-    from classifiers.text import normalize_text
-    from schemas import PostKind
-
     model = load_classifier(settings)
-    inputs = []
-    for i, data in enumerate(synthetic_posts(posts)):
-        record = json.loads(data)
-        inputs.append(
-            ClassifierInput(
-                post_id=f"{i:032x}",
-                text=normalize_text(record["text"]),
-                title=record.get("title"),
-                kind=PostKind(record["kind"]),
-            )
-        )
+    inputs = _classifier_inputs(list(synthetic_posts(posts)))
     model.predict(inputs[:batch_size])  # warm-up: first-call allocations are not the rate
     rates = []
     for _ in range(passes):

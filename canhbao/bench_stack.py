@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 from alerting.store.opensearch import OpenSearchStore
 from canhbao.bench import bench_pipeline
 from canhbao.bench_store import bench_store_path
+from canhbao.faults import wait_until
 from canhbao.settings import Settings, load_audit_key
 from canhbao.synthetic import synthetic_posts
 from schemas import post_id_for, utc_now
@@ -35,14 +35,6 @@ __all__ = ["bench_stack"]
 def _count(store: OpenSearchStore, name: str) -> int:
     store._client.indices.refresh(index=store.index[name])
     return int(store._client.count(index=store.index[name])["count"])
-
-
-def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"bench: timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def _produce(
@@ -126,12 +118,12 @@ def _stack(
         # Warm-up: the worker has joined its group once a first post is stored.
         warm = list(synthetic_posts(50, seed=99))
         _produce(producer, topology.raw, warm, rate=None)
-        _wait(lambda: _count(store, "posts") >= 50, 120, "the worker to start")
+        wait_until(lambda: _count(store, "posts") >= 50, 120, "the worker to start")
 
         flat_out = list(synthetic_posts(posts, seed=1))
         t0 = time.monotonic()
         _produce(producer, topology.raw, flat_out, rate=None)
-        _wait(lambda: _count(store, "posts") >= 50 + posts, 1800, "the throughput phase")
+        wait_until(lambda: _count(store, "posts") >= 50 + posts, 1800, "the throughput phase")
         throughput = posts / (time.monotonic() - t0)
 
         paced = list(synthetic_posts(posts // 4, seed=2))  # fewer: paced phases are slow

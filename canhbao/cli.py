@@ -254,6 +254,23 @@ def bench_stack_cmd(
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
 
 
+@bench_app.command("faults")
+def bench_faults_cmd(
+    posts: Annotated[int, typer.Option(min=1000)] = 20_000,
+) -> None:
+    """The fault tests' faults in one run on the local stack: worker SIGKILLs, a frozen
+    OpenSearch, a broker restart, two workers; prints what was lost, unaudited or missing."""
+    require_extra("faust", "stream")
+    from canhbao.bench_faults import bench_faults
+
+    settings = load_settings()
+    try:
+        result = bench_faults(settings, posts, settings.data_dir / "bench")
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items()))
+
+
 @bench_app.command("collect")
 def bench_collect_cmd(
     hosts: Annotated[int, typer.Option(min=2)] = 10,

@@ -19,6 +19,7 @@ __all__ = [
     "check_claimable",
     "check_decidable",
     "claim_change",
+    "created_audit",
     "holder",
     "release_change",
 ]
@@ -147,3 +148,19 @@ def audit_details(before: Alert, after: Alert, decision: AnalystDecision) -> dic
     if decision.fact_check_url:
         details["fact_check_url"] = decision.fact_check_url
     return details
+
+
+def created_audit(alert: Alert) -> dict[str, Any]:
+    """The "alert.created" entry of a new alert, as keyword arguments of an append, for every
+    backend: the chain hashes exactly these fields."""
+    return {
+        "actor": f"system:{alert.model_version}",
+        "action": AuditAction.ALERT_CREATED,
+        "target": alert.alert_id,
+        "reason": None,
+        "details": {
+            "labels": [label.value for label in alert.labels],
+            "severity": alert.severity.value,
+        },
+        "at": alert.created_at.isoformat(),
+    }

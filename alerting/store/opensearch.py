@@ -45,6 +45,7 @@ from alerting.store.decisions import (
     apply_decision,
     audit_details,
     check_decidable,
+    created_audit,
 )
 from alerting.store.search_schema import INDEX_SETTINGS, MAPPINGS
 from schemas import (
@@ -121,17 +122,7 @@ def _chained(key: bytes, seq: int, prev: str, entries: Sequence[_Entry]) -> list
 
 
 def _created_entry(alert: Alert) -> _Entry:
-    return _Entry(
-        actor=f"system:{alert.model_version}",
-        action=AuditAction.ALERT_CREATED,
-        target=alert.alert_id,
-        reason=None,
-        details={
-            "labels": [label.value for label in alert.labels],
-            "severity": alert.severity.value,
-        },
-        at=alert.created_at.isoformat(),
-    )
+    return _Entry(**created_audit(alert))
 
 
 def _with_documents(fields: dict[str, Any], **models: BaseModel | None) -> str:

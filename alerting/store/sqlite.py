@@ -34,6 +34,7 @@ from alerting.store.decisions import (
     apply_decision,
     audit_details,
     check_decidable,
+    created_audit,
 )
 from classifiers.text import fold, normalize_text
 from schemas import (
@@ -426,18 +427,7 @@ class SQLiteStore(ClaimMethods):
                     "INSERT INTO alert_labels (alert_id, label) VALUES (?, ?)",
                     [(alert.alert_id, label.value) for label in alert.labels],
                 )
-                self._append_audit(
-                    cur,
-                    actor=f"system:{alert.model_version}",
-                    action=AuditAction.ALERT_CREATED,
-                    target=alert.alert_id,
-                    reason=None,
-                    details={
-                        "labels": [label.value for label in alert.labels],
-                        "severity": alert.severity.value,
-                    },
-                    at=alert.created_at.isoformat(),
-                )
+                self._append_audit(cur, **created_audit(alert))
             for letter in batch.dead_letters:
                 cur.execute(
                     "INSERT OR IGNORE INTO dead_letters (at, reason_code, origin, record,"

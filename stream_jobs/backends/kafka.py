@@ -124,7 +124,11 @@ class KafkaProducerBackend:
                 enable_idempotence=True,  # broker drops retried duplicates
                 compression_type="gzip",
                 linger_ms=linger_ms,
-                retries=5,
+                # Retries bounded by time, not count: five quick retries were spent before a
+                # restarted broker had elected its leaders (NotLeaderForPartition, found by the
+                # broker-restart fault test). Idempotence makes retrying safe.
+                retries=2**31 - 1,
+                retry_backoff_ms=250,
                 # A send gives up after a minute: long enough to ride out a leader change,
                 # short enough that a dead broker surfaces as an error, not a hang.
                 request_timeout_ms=15_000,

@@ -10,10 +10,13 @@ import pytest
 from opensearchpy import OpenSearch
 
 from alerting.exceptions import StoreError
+from alerting.store import StoredBatch
 from alerting.store.opensearch import OpenSearchStore, _chained, _Entry
-from schemas import AuditAction, DecisionAction, utc_now
+from classifiers.baseline import BaselineModel
+from schemas import AuditAction, DecisionAction, DuplicateKind, utc_now
+from stream_jobs.dedup import DedupIndex
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import stored_batch
+from stream_jobs.storing import replay_until_stored, stored_batch, write_until_stored
 from tests.conftest import AUDIT_KEY, line
 from tests.integration.helpers import decision, fill, race_two_deciders
 
@@ -181,6 +184,33 @@ def test_replay_after_a_crash_between_alert_and_audit_writes_audits_exactly_once
     assert store.write_batch(stored_batch(result)) == 0  # and a second replay changes nothing
     assert len(store.audit_log()) == 1
     assert store.verify_audit_chain() == 1
+
+
+def test_an_alert_whose_post_is_judged_a_duplicate_on_replay_is_still_audited(
+    store: OpenSearchStore, ctx: PipelineContext, tiny_model: BaselineModel
+) -> None:
+    """Found by `canhbao bench faults`: a writer creates the alert of post X and dies before
+    storing X; on redelivery a near-duplicate Y stored meanwhile (another partition) makes X a
+    sighting, no alert is produced, and the alert already in the queue was never audited nor
+    published."""
+    hostile = "bọn bắc kỳ cút hết về quê đi đừng ở đây làm bẩn thành phố nữa"
+    y = InboundRecord("t:y", line(external_id="y", text=hostile))
+    x = InboundRecord("t:x", line(external_id="x", text=f"{hostile} nhé"))
+    fresh = PipelineContext(
+        tiny_model, DedupIndex(capacity=1000), ctx.policy, ctx.limits, ctx.pseudonym_key
+    )
+    [orphan] = process_batch([x], fresh).alerts  # the first writer's alert for X …
+    store._bulk(store._alert_lines(StoredBatch(alerts=[orphan])))  # … written; then it died
+    first = process_batch([y], ctx)
+    write_until_stored(store, first)
+    again = process_batch([x], ctx)
+    assert [p.duplicate_kind for p in again.duplicates] == [DuplicateKind.NEAR]
+    assert again.alerts == []
+    write_until_stored(store, again)
+    replayed = replay_until_stored(store, again)
+    assert [p.alert.alert_id for p in replayed if p.alert] == [orphan.alert_id]  # to publish
+    created = [e.target for e in store.audit_log() if e.action is AuditAction.ALERT_CREATED]
+    assert sorted(created) == sorted([orphan.alert_id, *(a.alert_id for a in first.alerts)])
 
 
 def test_dedup_warm_up_pages_past_one_search(
