@@ -205,19 +205,27 @@ class StreamState:
         return sum(1 for n in self.created.values() if n > 1)
 
 
+# A unique field to page by in each index (sorting on `_id` is deprecated: a warning).
+_PAGE_BY = {"posts": "post_id", "alerts": "alert_id", "audit": "seq"}
+_PAGE = 5000
+
+
 def _hits(store: OpenSearchStore, name: str, query: dict[str, Any], source: list[str]) -> list[Any]:
-    """Every matching document (paged), after a refresh."""
+    """Every matching document (paged where the index has a unique field), after a refresh."""
     store._client.indices.refresh(index=store.index[name])
+    key = _PAGE_BY.get(name)
     hits: list[Any] = []
     after: list[Any] | None = None
     while True:
-        body: dict[str, Any] = {"query": query, "size": 5000, "_source": source}
-        body["sort"] = [{"_id": "asc"}] if name != "audit" else [{"seq": "asc"}]
+        body: dict[str, Any] = {"query": query, "size": _PAGE if key else 10_000}
+        body["_source"] = source
+        if key:
+            body["sort"] = [{key: "asc"}]
         if after is not None:
             body["search_after"] = after
         page = store._client.search(index=store.index[name], body=body)["hits"]["hits"]
         hits += page
-        if len(page) < 5000:
+        if not key or len(page) < _PAGE:
             return hits
         after = page[-1]["sort"]
 

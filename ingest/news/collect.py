@@ -160,10 +160,13 @@ async def collect_feed(source: RssSource, ctx: CollectContext, checkpoint: Check
     if feed is None:
         return out
     try:
-        entries: list[FeedEntry] = parse_feed(feed.body, feed.headers)
+        parsed = parse_feed(feed.body, feed.headers)
     except PayloadError as exc:
         out.fail("malformed_feed", f"{source.url}: {exc}")
         return out
+    entries: list[FeedEntry] = parsed.entries
+    for title in parsed.unlinked:
+        out.reject(Rejected(None, "no_link", f"{source.url}: an item without a link", title))
     out.etag, out.last_modified = feed.headers.get("etag"), feed.headers.get("last-modified")
     fresh = _new_only(out, checkpoint, [e.url for e in entries], source.max_items)
     items = [

@@ -145,8 +145,13 @@ def test_bench_pipeline_ends_with_key_value_line(env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     last = result.stdout.strip().splitlines()[-1]
     values = dict(pair.split("=") for pair in last.split())
-    assert set(values) == {"posts_per_s", "p50_ms", "p95_ms", "rss_mb"}
+    assert set(values) == {
+        "posts_per_s", "classifier_posts_per_s", "vs_classifier", "p50_ms", "p95_ms", "rss_mb"
+    }  # fmt: skip
     assert float(values["posts_per_s"]) > 0
+    # The reference is measured in the same run, and the ratio is the two figures'.
+    ratio = float(values["posts_per_s"]) / float(values["classifier_posts_per_s"])
+    assert abs(float(values["vs_classifier"]) - ratio) < 0.01
 
 
 def test_console_script_is_installed(env: dict[str, str]) -> None:

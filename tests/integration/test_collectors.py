@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from ingest.sources import (
     SourceRegistry,
 )
 from tests.integration.helpers import ListSink
+from tests.unit.ingest.helpers import cp1258
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +104,28 @@ def test_redirect_gzip_and_legacy_charset(site: FixtureServer, tmp_path: Path) -
     assert report.new == 2
     texts = {p.external_id.rsplit("/", 1)[-1]: p.text for p in h.sink.posts}
     assert "người dân" in texts["1.html"].lower() or "Người dân" in texts["1.html"]
+
+
+def test_a_feed_item_without_a_link_is_recorded_and_an_undeclared_legacy_feed_decoded(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """Reliability findings: an item without a link was skipped unrecorded; a Windows-1258
+    feed without a declaration came out garbled (feedparser's own fallback), with no warning."""
+    items = publish_site(site, range(2))
+    feed = rss_xml(site.base_url, items).replace('<?xml version="1.0" encoding="UTF-8"?>', "")
+    feed = feed.replace(
+        "</channel>", "<item><title>Tin không có đường dẫn</title></item></channel>"
+    )
+    site.route(
+        "/rss.xml", Reply(body=cp1258(feed), headers={"Content-Type": "application/rss+xml"})
+    )
+    h = Harness(tmp_path, [rss(site)])
+    report = h.run()["feed"]
+    assert (report.new, report.rejected, report.ok) == (2, 1, True)
+    dead = [json.loads(x) for x in h.dead_letters.read_text().splitlines()]
+    assert [(d["source"], d["reason"]) for d in dead] == [("feed", "no_link")]
+    titles = {unicodedata.normalize("NFC", p.title or "") for p in h.sink.posts}
+    assert titles == {unicodedata.normalize("NFC", title) for _, title, _ in items}
 
 
 def test_429_and_5xx_are_retried_and_truncated_bodies_refetched(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -44,3 +45,24 @@ def context(handler: Callable[[httpx.Request], httpx.Response], **defaults: Any)
 
 def json_response(body: Any, status: int = 200, **headers: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
+
+
+def cp1258(text: str) -> bytes:
+    """Encode as Windows-1258 does: precomposed where the code page has the letter (ô, ơ, ă),
+    the tone as a combining mark after it."""
+    out = []
+    for char in text:
+        try:
+            out.append(char.encode("cp1258"))
+            continue
+        except UnicodeEncodeError:
+            pass
+        decomposed = unicodedata.normalize("NFD", char)
+        base, marks = decomposed[0], list(decomposed[1:])
+        for mark in list(marks):  # fold in the marks the code page has letters for
+            composed = unicodedata.normalize("NFC", base + mark)
+            if len(composed) == 1 and composed.encode("cp1258", "ignore"):
+                base = composed
+                marks.remove(mark)
+        out.append((base + "".join(marks)).encode("cp1258"))
+    return b"".join(out)

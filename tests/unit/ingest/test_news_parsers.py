@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import unicodedata
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +15,7 @@ from ingest.fixture_site import article_html, rss_xml, sitemap_xml
 from ingest.news.article import MAX_ARTICLE_CHARS, extract_article, find_published_at
 from ingest.news.feeds import parse_feed
 from ingest.news.sitemaps import parse_sitemap
+from tests.unit.ingest.helpers import cp1258
 
 WHEN = datetime(2026, 11, 29, 7, 30, tzinfo=UTC)
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
@@ -26,15 +28,17 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 
 
 def test_rss_entries_have_canonical_links_local_times_and_plain_summaries() -> None:
-    entries = parse_feed(rss_xml("https://bao.vn", [(1, "Tiêu đề", WHEN)]).encode())
+    entries = parse_feed(rss_xml("https://bao.vn", [(1, "Tiêu đề", WHEN)]).encode()).entries
     [entry] = entries
     assert entry.url == "https://bao.vn/bai-viet/1.html"  # utm_source dropped
     assert entry.published_at == WHEN
     assert entry.summary == "Tóm tắt bài 1"
 
 
-def test_atom_is_read_and_entries_without_a_link_are_skipped() -> None:
-    [entry] = parse_feed(ATOM.encode())
+def test_atom_is_read_and_entries_without_a_link_are_set_apart() -> None:
+    feed = parse_feed(ATOM.encode())
+    assert feed.unlinked == ["Không có link"]  # for the collector to record, not dropped
+    [entry] = feed.entries
     assert entry.url == "https://x.vn/a.html"
     assert entry.title == "Giá xăng <tăng>"
     assert entry.summary == "Xăng RON 95 tăng 500 đồng"
@@ -42,9 +46,46 @@ def test_atom_is_read_and_entries_without_a_link_are_skipped() -> None:
     assert entry.author == "Lan"
 
 
+_VN_FEED = """<?xml version="1.0"{decl}?>
+<rss version="2.0"><channel><title>Báo Đà Nẵng</title>
+<item><title>Người dân Đà Nẵng đón bão số 5</title><link>https://bao.vn/a.html</link>
+<description>Chính quyền sơ tán hộ dân ở quận Sơn Trà</description></item>
+</channel></rss>"""
+
+
+def test_an_undeclared_windows_1258_feed_is_decoded_not_garbled() -> None:
+    body = cp1258(_VN_FEED.format(decl=""))
+    [entry] = parse_feed(body, {"content-type": "application/rss+xml"}).entries
+    # Windows-1258 spells most tone marks as combining characters: compare in NFC.
+    assert unicodedata.normalize("NFC", entry.title or "") == "Người dân Đà Nẵng đón bão số 5"
+
+
+def test_a_declared_single_byte_charset_loses_to_valid_utf8() -> None:
+    body = _VN_FEED.format(decl=' encoding="windows-1252"').encode("utf-8")
+    [entry] = parse_feed(body).entries
+    assert entry.title == "Người dân Đà Nẵng đón bão số 5"
+
+
+def test_a_declared_charset_that_fits_is_still_used() -> None:
+    body = _VN_FEED.format(decl=' encoding="windows-1258"')
+    [entry] = parse_feed(cp1258(body)).entries
+    assert unicodedata.normalize("NFC", entry.summary or "") == (
+        "Chính quyền sơ tán hộ dân ở quận Sơn Trà"
+    )
+
+
+def test_entities_escaped_twice_inside_cdata_are_decoded() -> None:
+    # Inside CDATA XML decodes nothing: "&amp;apos;" is "&apos;" after the HTML pass.
+    title = "<![CDATA[Công an cảnh báo &amp;apos;lừa đảo&amp;apos; qua mạng]]>"
+    body = _VN_FEED.format(decl="").replace("<title>Người dân Đà Nẵng đón bão số 5</title>",
+                                           f"<title>{title}</title>")  # fmt: skip
+    [entry] = parse_feed(body.encode()).entries
+    assert entry.title == "Công an cảnh báo 'lừa đảo' qua mạng"
+
+
 def test_a_sloppy_feed_is_read_for_what_it_has() -> None:
     sloppy = rss_xml("https://bao.vn", [(1, "A & B", WHEN)]).replace("&amp;", "&")
-    assert len(parse_feed(sloppy.encode())) == 1
+    assert len(parse_feed(sloppy.encode()).entries) == 1
 
 
 @pytest.mark.parametrize(
@@ -58,7 +99,7 @@ def test_a_broken_feed_is_a_payload_error(body: bytes) -> None:
 def test_truncated_feed_keeps_complete_entries_or_fails_clearly() -> None:
     full = rss_xml("https://bao.vn", [(i, f"Bài {i}", WHEN) for i in range(5)]).encode()
     try:
-        entries = parse_feed(full[: len(full) * 2 // 3])
+        entries = parse_feed(full[: len(full) * 2 // 3]).entries
     except PayloadError:
         return
     assert 1 <= len(entries) <= 5

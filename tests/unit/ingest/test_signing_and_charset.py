@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ingest.charset import declared_charset, decode_body
 from schemas.signing import ReplayGuard, SignatureError, sign, verify
+from tests.unit.ingest.helpers import cp1258
 
 SECRET = b"partner-secret-0123456789"
 
@@ -48,27 +49,6 @@ def test_replay_guard_remembers_until_expiry() -> None:
     assert guard.first_use("a")
 
 
-def cp1258(text: str) -> bytes:
-    """Encode as Windows-1258 does: precomposed where the code page has the letter (ô, ơ, ă),
-    the tone as a combining mark after it."""
-    out = []
-    for char in text:
-        try:
-            out.append(char.encode("cp1258"))
-            continue
-        except UnicodeEncodeError:
-            pass
-        decomposed = unicodedata.normalize("NFD", char)
-        base, marks = decomposed[0], list(decomposed[1:])
-        for mark in list(marks):  # fold in the marks the code page has letters for
-            composed = unicodedata.normalize("NFC", base + mark)
-            if len(composed) == 1 and composed.encode("cp1258", "ignore"):
-                base = composed
-                marks.remove(mark)
-        out.append((base + "".join(marks)).encode("cp1258"))
-    return b"".join(out)
-
-
 @pytest.mark.parametrize("codec", ["utf-8", "cp1258", "utf-16"])
 def test_declared_charsets_decode(codec: str) -> None:
     text = "Tin mới: Hà Nội mưa lớn"
@@ -92,3 +72,12 @@ def test_undeclared_legacy_text_is_detected_not_crashed_on() -> None:
     decoded = decode_body(body, None)
     assert isinstance(decoded, str)
     assert len(decoded) > 100
+
+
+def test_valid_utf8_wins_over_a_declared_single_byte_charset() -> None:
+    page = '<html><head><meta charset="iso-8859-1"></head><body>Hà Nội, Đà Nẵng</body></html>'
+    assert "Hà Nội, Đà Nẵng" in decode_body(page.encode(), "text/html; charset=windows-1252")
+    assert "Hà Nội, Đà Nẵng" in decode_body(page.encode(), "text/html")  # the meta tag alone
+    # Not for a multi-byte declaration, nor for bytes that are not UTF-8.
+    assert decode_body("Sài Gòn".encode("utf-16"), "text/plain; charset=utf-16") == "Sài Gòn"
+    assert decode_body("café".encode("latin-1"), "text/html; charset=latin-1") == "café"
