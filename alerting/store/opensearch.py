@@ -720,8 +720,8 @@ class OpenSearchStore(ClaimMethods):
 
     def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
         # Searches see what was written up to the last refresh: posts a killed worker stored
-        # in its last second would be missing, and their repeats taken as new (found by the
-        # SIGKILL fault test). A warm-up is rare; make everything stored visible first.
+        # in its last second would be missing, and their repeats taken as new. A warm-up is
+        # rare; make everything stored visible first.
         self._call("refresh", self._client.indices.refresh, index=self.index["posts"])
         # Paged with search_after, newest first, until `limit`: one search may return at most
         # 10,000 hits, and a warm-up capped there forgets older posts after a restart.
