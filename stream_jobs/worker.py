@@ -21,12 +21,14 @@ status 70 instead. Either way the batch is redelivered to whoever takes the part
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import faust
@@ -57,6 +59,19 @@ def _exit_unacknowledged(why: str, records: int) -> NoReturn:
         handler.flush()
     sys.stderr.flush()
     os._exit(EXIT_UNACKNOWLEDGED)
+
+
+@contextlib.contextmanager
+def _exit_on_failure(records: int) -> Iterator[None]:
+    """A batch step that fails or is cancelled ends the process before anything of the batch
+    can be acknowledged."""
+    try:
+        yield
+    except asyncio.CancelledError:
+        _exit_unacknowledged("cancelled while a batch was in flight", records)
+    except Exception as exc:
+        log.exception("batch failed")
+        _exit_unacknowledged(f"{type(exc).__name__}: {exc}", records)
 
 
 class BatchGate:
@@ -170,9 +185,9 @@ def build_worker(
     async def publish(messages: list[tuple[str, bytes, bytes, bytes]]) -> None:
         """Hand each (topic, key, value, schema) to the producer, flush, and wait for every
         acknowledgement (acks=all): the batch is done only when the broker has them all, and a
-        failed send fails the batch. The producer directly, not `Topic.send`: the same
-        messages for a fifth of the CPU (a batch's 300 sends cost 280 ms through Faust's
-        topic layer on this machine)."""
+        failed send fails the batch. The producer directly, not `Topic.send`: publishing a
+        256-post batch took a median 126 ms this way against 276 ms through Faust's topic
+        layer on this machine."""
         producer = app.producer
         receipts = [
             await producer.send(topic, key, value, None, None, {SCHEMA_HEADER: schema})
@@ -242,20 +257,17 @@ def build_worker(
         )
 
     slots = asyncio.Semaphore(config.concurrency)
+    running: set[asyncio.Future[None]] = set()
 
     async def finish_and_ack(
         stream: Any, events: list[Any], records: list[InboundRecord], result: BatchResult,
         started: float,
     ) -> None:  # fmt: skip
         try:
-            await finish(records, result, started)
-            for event in events:
-                await stream.ack(event)  # the hold taken in `pipeline`: now it may commit
-        except asyncio.CancelledError:
-            _exit_unacknowledged("cancelled while a batch was in flight", len(events))
-        except Exception as exc:
-            log.exception("batch failed")
-            _exit_unacknowledged(f"{type(exc).__name__}: {exc}", len(events))
+            with _exit_on_failure(len(events)):
+                await finish(records, result, started)
+                for event in events:
+                    await stream.ack(event)  # the hold taken in `pipeline`: now it may commit
         finally:
             gate.in_flight -= 1
             slots.release()
@@ -279,19 +291,12 @@ def build_worker(
                 event.message.incref()
             gate.in_flight += 1
             started = time.perf_counter()
-            try:
+            with _exit_on_failure(len(batch)):
                 records, result = await classify_batch(batch)
                 await slots.acquire()
-            except asyncio.CancelledError:
-                _exit_unacknowledged("cancelled while a batch was in flight", len(batch))
-            except Exception as exc:
-                log.exception("batch failed")
-                _exit_unacknowledged(f"{type(exc).__name__}: {exc}", len(batch))
             task = asyncio.ensure_future(finish_and_ack(stream, batch, records, result, started))
-            running.add(task)
+            running.add(task)  # a reference, so the task is not collected while it runs
             task.add_done_callback(running.discard)
-
-    running: set[asyncio.Future[None]] = set()
 
     async def rewarm_dedup(sender: Any, assigned: Any, **kwargs: Any) -> None:
         """Partitions that moved here carry posts another worker stored: load them before

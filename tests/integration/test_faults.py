@@ -13,6 +13,7 @@ one that exits, as Kubernetes or systemd would (`canhbao.faults`, shared with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -145,17 +146,24 @@ def _finish(
     assert_matches_embedded(store, bootstrap, topology, want)
 
 
+@contextlib.contextmanager
+def supervised(env: dict[str, str], logs: Path, count: int = 1) -> Iterator[Supervisor]:
+    """Workers for the test's body; at its end each must stop cleanly (exit 0 on SIGTERM)."""
+    supervisor = Supervisor(env, logs, count=count)
+    try:
+        yield supervisor
+    finally:
+        assert supervisor.stop() == [0] * count, supervisor.logs()
+
+
 def test_without_a_fault_the_stream_matches_the_embedded_run(
     fault_run: FaultRun, worker_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """The control: the comparison itself holds when nothing fails."""
     records, _, store, topology = fault_run
     produce(kafka_bootstrap, topology.raw, records)
-    supervisor = Supervisor(worker_env, tmp_path)
-    try:
+    with supervised(worker_env, tmp_path) as supervisor:
         _finish(supervisor, store, fault_run, kafka_bootstrap)
-    finally:
-        assert supervisor.stop() == [0], supervisor.logs()
     assert supervisor.exits == []
 
 
@@ -164,14 +172,11 @@ def test_worker_sigkill_mid_stream_matches_the_embedded_run(
 ) -> None:
     records, _, store, topology = fault_run
     produce(kafka_bootstrap, topology.raw, records)
-    supervisor = Supervisor(worker_env, tmp_path)
-    try:
+    with supervised(worker_env, tmp_path) as supervisor:
         for kills in range(1, 3):  # twice, each as soon as the stream has moved on
             supervisor.wait(_alerts(store, 5 * kills), 90, f"alerts before kill {kills}")
             supervisor.kill()
         _finish(supervisor, store, fault_run, kafka_bootstrap)
-    finally:
-        assert supervisor.stop() == [0], supervisor.logs()
 
 
 def test_store_freezing_mid_stream_matches_the_embedded_run(
@@ -179,8 +184,7 @@ def test_store_freezing_mid_stream_matches_the_embedded_run(
 ) -> None:
     pid = opensearch_pid()
     records, _, store, topology = fault_run
-    supervisor = Supervisor({**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}, tmp_path)
-    try:
+    with supervised({**worker_env, "CANHBAO_OPENSEARCH_TIMEOUT_S": "2"}, tmp_path) as supervisor:
         produce(kafka_bootstrap, topology.raw, records)
         supervisor.wait(lambda: len(stream_state(store).posts) > 0, 90, "first posts")
         os.kill(pid, signal.SIGSTOP)  # batches are in flight: the store stops answering
@@ -192,8 +196,6 @@ def test_store_freezing_mid_stream_matches_the_embedded_run(
         finally:
             os.kill(pid, signal.SIGCONT)
         _finish(supervisor, store, fault_run, kafka_bootstrap)
-    finally:
-        assert supervisor.stop() == [0], supervisor.logs()
 
 
 def test_broker_restart_mid_stream_matches_the_embedded_run(
@@ -203,22 +205,18 @@ def test_broker_restart_mid_stream_matches_the_embedded_run(
     records, _, store, topology = fault_run
     half = len(records) // 2
     produce(kafka_bootstrap, topology.raw, records[:half])
-    supervisor = Supervisor(worker_env, tmp_path)
-    try:
+    with supervised(worker_env, tmp_path) as supervisor:
         supervisor.wait(_alerts(store, 5), 90, "alerts")
         restart_kafka(pid)
         produce(kafka_bootstrap, topology.raw, records[half:])
         _finish(supervisor, store, fault_run, kafka_bootstrap)
-    finally:
-        assert supervisor.stop() == [0], supervisor.logs()
 
 
 def test_two_workers_one_killed_match_the_embedded_run(
     fault_run: FaultRun, worker_env: dict[str, str], kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     records, _, store, topology = fault_run
-    supervisor = Supervisor(worker_env, tmp_path, count=2)
-    try:
+    with supervised(worker_env, tmp_path, count=2) as supervisor:
         # Both in the group before anything arrives, so the partitions are shared out.
         supervisor.wait(
             lambda: supervisor.logs().count("dedup index re-warmed") >= 2, 90, "both assigned"
@@ -227,5 +225,3 @@ def test_two_workers_one_killed_match_the_embedded_run(
         supervisor.wait(_alerts(store, 5), 90, "alerts")
         supervisor.kill(1)
         _finish(supervisor, store, fault_run, kafka_bootstrap)
-    finally:
-        assert supervisor.stop() == [0, 0], supervisor.logs()
