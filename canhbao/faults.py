@@ -121,10 +121,17 @@ class WorkerProcess:
         return code
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal it and wait; one that does not stop in time is killed (nothing is left
+        running past the caller), and the timeout is raised."""
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=timeout)
-        self._log.close()
-        return code
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        finally:
+            self._log.close()
 
 
 class Supervisor:

@@ -335,7 +335,8 @@ class OpenSearchStore(ClaimMethods):
         return items
 
     def write_batch(self, batch: StoredBatch) -> int:
-        """Four requests a batch whatever its size (two more on a replay). Write order is the
+        """Five requests a batch whatever its size — two `_bulk`s, and three to advance the audit
+        chain when the batch raised alerts — and four more on a replay. Write order is the
         recovery plan: alerts and dead letters first, then the audit entries of the alerts
         created, posts last. A stored post means its batch is complete — and the dedup index
         of a restarted worker is warmed from stored posts, so a batch cut short by a crash is
