@@ -233,6 +233,11 @@ class AnchoredStore:
     def dedup_seeds(self, limit: int) -> Iterator[DedupSeed]:
         return self.inner.dedup_seeds(limit)
 
+    def dedup_candidates(
+        self, hashes: Sequence[str], bands: Sequence[bytes], limit: int = 1_000
+    ) -> list[DedupSeed]:
+        return self.inner.dedup_candidates(hashes, bands, limit)
+
     def counts(self) -> dict[str, Any]:
         return self.inner.counts()
 

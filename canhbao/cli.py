@@ -194,6 +194,7 @@ def worker(
         app_,
         gate,
         config.stop_grace_s,
+        config.shutdown_bound_s,
         loglevel=settings.log_level.lower(),
         quiet=True,
         logging_config=logging_config(settings.log_level, settings.log_format),

@@ -151,9 +151,10 @@ def collect(
     else:
         for r in reports:
             state = "ok" if r.ok else "FAILED: " + "; ".join(f"{k}: {m}" for k, m in r.failures[:2])
+            skipped = "".join(f", skipped {n} ({why})" for why, n in sorted(r.skipped.items()))
             typer.echo(
                 f"{r.source}: fetched {r.fetched}, new {r.new}, duplicates {r.duplicates},"
-                f" rejected {r.rejected} — {state}"
+                f" rejected {r.rejected}, deferred {r.deferred}{skipped} — {state}"
             )
         if summary is not None:
             typer.echo(summary.render())

@@ -5,6 +5,11 @@ called by the collector after `PostSink.deliver` returned). Feed validators (ETa
 Last-Modified) and API cursors advance only when a collection completed without failures;
 otherwise the next round fetches the same pages again and the seen-ids set keeps what was
 already delivered from being delivered twice.
+
+A URL that failed for good-looking reasons (404, too large, a redirect loop) is not fetched
+again every round: it is deferred with a growing pause (`Deferral`), retried when due — sites
+do publish a feed item before its page — and given up after `MAX_DEFERRALS` tries, when the
+collector writes it to its dead letters and marks it seen.
 """
 
 from __future__ import annotations
@@ -12,17 +17,31 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from ingest.exceptions import IngestError
 
-__all__ = ["Checkpoint", "CheckpointStore"]
+__all__ = ["MAX_DEFERRALS", "Checkpoint", "CheckpointStore", "Deferral"]
 
 # Enough for days of a busy feed; older ids are also older than any cursor or page we re-read.
 MAX_SEEN = 20_000
+# A URL failing for good is tried this many times, first again after `DEFERRAL_BASE`, each
+# pause twice the one before (1 h, 2 h, 4 h, 8 h): a day and a half, then given up.
+MAX_DEFERRALS = 5
+DEFERRAL_BASE = timedelta(hours=1)
+MAX_DEFERRED = 2_000
+
+
+class Deferral(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    reason: str
+    attempts: int
+    retry_at: datetime
 
 
 class Checkpoint(BaseModel):
@@ -37,6 +56,7 @@ class Checkpoint(BaseModel):
     # this errs on the side of spending a little less).
     quota_day: str | None = None
     quota_used: int = 0
+    deferred: tuple[Deferral, ...] = ()
     _seen_set_cache: frozenset[str] | None = PrivateAttr(None)
 
     def has_seen(self, external_id: str) -> bool:
@@ -47,6 +67,13 @@ class Checkpoint(BaseModel):
         if self._seen_set_cache is None:
             self._seen_set_cache = frozenset(self.seen)
         return self._seen_set_cache
+
+    def deferral(self, url: str) -> Deferral | None:
+        return next((d for d in self.deferred if d.url == url), None)
+
+    def due(self, now: datetime) -> list[Deferral]:
+        """Deferred URLs whose pause is over: to be tried again this round."""
+        return [d for d in self.deferred if d.retry_at <= now]
 
     def quota_spent(self, day: str) -> int:
         return self.quota_used if self.quota_day == day else 0
@@ -60,9 +87,13 @@ class Checkpoint(BaseModel):
         last_modified: str | None = None,
         cursor: str | None = None,
         quota_units: int = 0,
+        deferred: Iterable[tuple[str, str]] = (),
+        now: datetime | None = None,
     ) -> Checkpoint:
-        """The checkpoint after `delivered` ids were accepted by the bus."""
-        now = datetime.now(UTC)
+        """The checkpoint after `delivered` ids were accepted by the bus, and `deferred`
+        (url, reason) pairs failed for good this time."""
+        now = now or datetime.now(UTC)
+        delivered = list(delivered)
         new = [i for i in delivered if i not in self._seen_set]
         seen = (self.seen + tuple(dict.fromkeys(new)))[-MAX_SEEN:]
         day = now.date().isoformat()
@@ -71,6 +102,7 @@ class Checkpoint(BaseModel):
             "updated_at": now,
             "quota_day": day,
             "quota_used": self.quota_spent(day) + quota_units,
+            "deferred": self._deferred_after(set(delivered), dict(deferred), now),
         }
         if complete:
             update |= {"etag": etag, "last_modified": last_modified}
@@ -78,6 +110,16 @@ class Checkpoint(BaseModel):
                 update["cursor"] = cursor
         # A new instance, not model_copy: a copy would carry the old seen-set cache along.
         return Checkpoint(**(dict(self) | update))
+
+    def _deferred_after(
+        self, settled: set[str], failed: dict[str, str], now: datetime
+    ) -> tuple[Deferral, ...]:
+        kept = {d.url: d for d in self.deferred if d.url not in settled and d.url not in failed}
+        for url, reason in failed.items():
+            attempts = (previous.attempts if (previous := self.deferral(url)) else 0) + 1
+            pause = DEFERRAL_BASE * 2 ** (attempts - 1)
+            kept[url] = Deferral(url=url, reason=reason, attempts=attempts, retry_at=now + pause)
+        return tuple(kept.values())[-MAX_DEFERRED:]
 
 
 class CheckpointStore:

@@ -38,6 +38,11 @@ class Collected:
     fetched: int = 0
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (reason, message)
+    # URLs that failed for good this time (404, too large, …): (url, reason, message), tried
+    # again later by the checkpoint's backoff; they do not make the collection incomplete.
+    deferred: list[tuple[str, str, str]] = field(default_factory=list)
+    # Items listed but deliberately not fetched, by reason ("outside_window", "deferred").
+    skipped: dict[str, int] = field(default_factory=dict)
     quota_units: int = 0
     # Validators and cursor for the checkpoint: used only if the collection is complete.
     etag: str | None = None
@@ -54,6 +59,17 @@ class Collected:
             extra={"source": self.source, "reason": reason, "error": message},
         )
         self.failures.append((reason, message))
+
+    def defer(self, url: str, reason: str, message: str) -> None:
+        log.warning(
+            "item deferred",
+            extra={"source": self.source, "url": url, "reason": reason, "error": message},
+        )
+        self.deferred.append((url, reason, message))
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        if count:
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
 
     def reject(self, item: Rejected) -> None:
         log.warning(

@@ -12,7 +12,7 @@ from html import escape
 from ingest.dates import LOCAL_TZ
 from ingest.fixture_server import FixtureServer, Reply
 
-__all__ = ["article_html", "publish_site", "rss_xml", "sitemap_xml"]
+__all__ = ["article_html", "hub_html", "publish_site", "rss_xml", "sitemap_xml"]
 
 _SUBJECTS = [
     "UBND quận Bình Thạnh", "Sở Y tế TP HCM", "Công ty cấp nước Gia Định", "Trường THPT Lê Quý Đôn",
@@ -87,6 +87,33 @@ def article_html(i: int, published: datetime, seed: int = 7) -> tuple[str, str]:
 <aside><h3>Tin liên quan</h3><ul>{related}</ul></aside></main>
 <footer>© Báo Mẫu. Giấy phép số 123/GP-BTTTT.</footer></body></html>"""
     return title, page
+
+
+def hub_html(section: str, numbers: range, *, linked_sapo: bool = True, seed: int = 7) -> str:
+    """A section page ("Thời sự"): a list of teasers, each a linked headline and a sapo —
+    linked too on some sites (`linked_sapo`), plain text on others. Hundreds of characters of
+    Vietnamese text, and no article."""
+    rng = random.Random(seed)
+    teasers = []
+    for i in numbers:
+        href = f"/bai-viet/{i}.html"
+        title = f"{rng.choice(_SUBJECTS)} {rng.choice(_EVENTS)} (bài {i})"
+        sapo = f"{rng.choice(_SUBJECTS)} vừa {rng.choice(_EVENTS)}. {_paragraph(rng, i)[:160]}"
+        sapo_html = f'<a href="{href}">{escape(sapo)}</a>' if linked_sapo else escape(sapo)
+        teasers.append(
+            f'<article class="item-news"><h3 class="title-news"><a href="{href}">'
+            f'{escape(title)}</a></h3><p class="description">{sapo_html}</p>'
+            f'<span class="time-public">{rng.randint(1, 59)} phút trước</span></article>'
+        )
+    nav = "".join(f'<li><a href="/chuyen-muc/{k}">Chuyên mục {k}</a></li>' for k in range(30))
+    return f"""<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>{escape(section)} - Báo Mẫu</title>
+<meta property="og:site_name" content="Báo Mẫu"></head>
+<body><header><a href="/">Báo Mẫu</a><span class="date">Thứ hai, 30/11/2026</span>
+<nav><ul>{nav}</ul></nav></header>
+<main><h1 class="title-folder">{escape(section)}</h1><div class="list-news">{"".join(teasers)}</div>
+<div class="pagination"><a href="?p=2">Trang sau</a></div></main>
+<footer>© Báo Mẫu. Giấy phép số 123/GP-BTTTT.</footer></body></html>"""
 
 
 def rss_xml(base_url: str, items: list[tuple[int, str, datetime]]) -> str:

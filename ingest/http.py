@@ -127,7 +127,7 @@ class Fetcher:
             sent["If-None-Match"] = etag
         if last_modified:
             sent["If-Modified-Since"] = last_modified
-        current = url
+        current, visited = url, [url]
         for _ in range(_MAX_REDIRECTS + 1):
             if robots:
                 await self._check_robots(current)
@@ -136,7 +136,16 @@ class Fetcher:
             if result.status not in _REDIRECTS or not location:
                 return result
             current, params = urljoin(current, location), None
-        raise FetchError(f"more than {_MAX_REDIRECTS} redirects", url=url, reason="redirects")
+            if current in visited:
+                raise FetchError(
+                    f"{url}: redirect loop ({' → '.join([*visited, current])})",
+                    url=url, reason="redirect_loop", status=result.status,
+                )  # fmt: skip
+            visited.append(current)
+        raise FetchError(
+            f"{url}: more than {_MAX_REDIRECTS} redirects (last {current})",
+            url=url, reason="redirects",
+        )  # fmt: skip
 
     async def post(
         self,

@@ -29,6 +29,19 @@ class CollectorMetrics:
         self.errors = Counter(
             "canhbao_collector_errors", "Failures by reason", ["source", "reason"], registry=r
         )
+        self.deferred = Counter(
+            "canhbao_collector_items_deferred",
+            "Article URLs that failed for good this time (404, too large, redirect loop);"
+            " retried later with backoff",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.skipped = Counter(
+            "canhbao_collector_items_skipped",
+            "Listed items deliberately not fetched (outside the freshness window, deferred)",
+            ["source", "reason"],
+            registry=r,
+        )
         self.requests = Counter(
             "canhbao_collector_http_requests",
             "HTTP exchanges by host and outcome",

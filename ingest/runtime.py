@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from multiprocessing import get_context
 
 import httpx
@@ -31,6 +32,8 @@ class CollectorRuntime:
     extract_workers: int = 0  # 0: extract in threads; n: in a pool of n processes (CPU-bound)
     backoff_base_s: float = 0.5
     transport: httpx.AsyncBaseTransport | None = None  # tests inject httpx.MockTransport
+    # "Now" for freshness windows and per-URL backoff; tests move it forward.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def _client(self) -> httpx.AsyncClient:
         defaults = self.registry.defaults
@@ -71,7 +74,7 @@ class CollectorRuntime:
                 fetcher = Fetcher(
                     client, self.registry.defaults, self.metrics, backoff_base_s=self.backoff_base_s
                 )
-                ctx = CollectContext(fetcher, self.metrics, pool)
+                ctx = CollectContext(fetcher, self.metrics, pool, self.clock)
                 concurrency = self.registry.defaults.concurrency
                 if once:
                     return await collect_round(

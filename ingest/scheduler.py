@@ -55,6 +55,8 @@ class SourceReport:
     new: int = 0
     duplicates: int = 0
     rejected: int = 0
+    deferred: int = 0  # failed for good this time; tried again later (per-URL backoff)
+    skipped: dict[str, int] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -69,6 +71,8 @@ class SourceReport:
             "new": self.new,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "deferred": self.deferred,
+            "skipped": dict(self.skipped),
             "failures": [{"reason": r, "error": m} for r, m in self.failures],
             "seconds": round(self.seconds, 3),
         }
@@ -122,7 +126,9 @@ async def collect_source(
         collected.failures.append(("internal_error", f"{type(exc).__name__}: {exc}"))
     report.fetched, report.duplicates = collected.fetched, collected.duplicates
     report.rejected = len(collected.rejected)
+    report.deferred, report.skipped = len(collected.deferred), dict(collected.skipped)
     report.failures = list(collected.failures)
+    deferred = [(url, reason) for url, reason, _ in collected.deferred]
     delivered: list[str] = []
     if collected.posts:
         try:
@@ -134,7 +140,14 @@ async def collect_source(
     if not delivered and collected.posts:
         # Nothing reached the bus: keep the checkpoint, except for the quota that was spent.
         checkpoints.save(
-            source.name, checkpoint.advanced([], complete=False, quota_units=collected.quota_units)
+            source.name,
+            checkpoint.advanced(
+                [],
+                complete=False,
+                quota_units=collected.quota_units,
+                deferred=deferred,
+                now=ctx.clock(),
+            ),
         )
     else:
         dead_letters.write(source.name, collected.rejected)
@@ -148,6 +161,8 @@ async def collect_source(
                 last_modified=collected.last_modified,
                 cursor=collected.cursor,
                 quota_units=collected.quota_units,
+                deferred=deferred,
+                now=ctx.clock(),
             ),
         )
         report.new = len(delivered)
@@ -167,6 +182,10 @@ def _observe(ctx: CollectContext, name: str, collected: Collected, report: Sourc
         m.errors.labels(name, rejected.reason).inc()
     for reason, _ in report.failures:
         m.errors.labels(name, reason).inc()
+    for _, reason, _ in collected.deferred:
+        m.deferred.labels(name, reason).inc()
+    for reason, count in collected.skipped.items():
+        m.skipped.labels(name, reason).inc(count)
     if report.ok:
         m.last_success.labels(name).set_to_current_time()
     now = ctx.clock()

@@ -28,6 +28,7 @@ __all__ = [
     "DedupEntry",
     "DedupIndex",
     "DupVerdict",
+    "band_keys",
     "content_hash",
     "dedup_words",
     "jaccard_estimate",
@@ -74,7 +75,9 @@ def jaccard_estimate(a: bytes, b: bytes) -> float:
     return float((sa == sb).mean())
 
 
-def _band_keys(signature: bytes) -> list[bytes]:
+def band_keys(signature: bytes) -> list[bytes]:
+    """The signature's 8 LSH bands, each prefixed with its number: two posts sharing one are
+    candidates. Stores index them too, so another worker's posts can be looked up by them."""
     step = _ROWS * 4
     return [bytes([band]) + signature[band * step : (band + 1) * step] for band in range(_BANDS)]
 
@@ -127,7 +130,7 @@ class DedupIndex:
             return DupVerdict(DuplicateKind.EXACT, first, self._entries[first].cluster_id)
         if signature is not None:
             best: tuple[float, str] | None = None
-            for key in _band_keys(signature):
+            for key in band_keys(signature):
                 candidate = self._buckets.get(key)
                 if candidate is None or (best is not None and candidate == best[1]):
                     continue
@@ -147,7 +150,7 @@ class DedupIndex:
         self._entries[entry.post_id] = entry
         self._by_hash.setdefault(entry.content_hash, entry.post_id)
         if entry.signature is not None:
-            for key in _band_keys(entry.signature):
+            for key in band_keys(entry.signature):
                 self._buckets[key] = entry.post_id
         while len(self._entries) > self.capacity:
             self.discard(next(iter(self._entries)))
@@ -159,6 +162,6 @@ class DedupIndex:
         if self._by_hash.get(entry.content_hash) == post_id:
             del self._by_hash[entry.content_hash]
         if entry.signature is not None:
-            for key in _band_keys(entry.signature):
+            for key in band_keys(entry.signature):
                 if self._buckets.get(key) == post_id:
                     del self._buckets[key]

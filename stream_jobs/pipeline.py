@@ -2,15 +2,21 @@
 
 `process_batch` is the single implementation both runners call: the embedded runner with records
 from a file through the in-process queue, the stream worker with records from Kafka. It does no
-I/O; the runner stores the `BatchResult` and only then commits its input position.
+I/O of its own; the runner stores the `BatchResult` and only then commits its input position.
+
+Duplicates are judged against `ctx.dedup`, this process's index. Where several workers share
+one store, `ctx.shared_dedup` looks up, once per batch, what the others stored that matches
+this batch's misses (same content hash, or a shared MinHash band); the matches join the index
+before any record is judged, so a repeat of another worker's post is a repeat here too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from classifiers import Classifier, ClassifierInput
 from classifiers.text import detect_language, fold, normalize_text
@@ -23,7 +29,7 @@ from schemas import (
     RejectReason,
     utc_now,
 )
-from stream_jobs.dedup import DedupEntry, DedupIndex, content_hash
+from stream_jobs.dedup import DedupEntry, DedupIndex, band_keys, content_hash
 from stream_jobs.exceptions import RejectedRecord
 from stream_jobs.parse import ParseLimits, parse_record, redact_personal
 from stream_jobs.routing import RoutingPolicy, route
@@ -32,6 +38,7 @@ __all__ = [
     "BatchResult",
     "InboundRecord",
     "PipelineContext",
+    "SharedDedup",
     "dead_letter",
     "normalise",
     "process_batch",
@@ -46,6 +53,13 @@ class InboundRecord:
     data: bytes
 
 
+class SharedDedup(Protocol):
+    """First sightings other writers stored, by content hash or MinHash band."""
+
+    def candidates(self, hashes: Sequence[str], bands: Sequence[bytes]) -> Iterable[DedupEntry]:
+        """Entries matching any of them; none when there is nothing to find."""
+
+
 @dataclass
 class PipelineContext:
     classifier: Classifier
@@ -53,6 +67,9 @@ class PipelineContext:
     policy: RoutingPolicy
     limits: ParseLimits
     pseudonym_key: bytes
+    # Set by a stream worker (several share the store); None in the embedded runner, the only
+    # writer of its store, whose index already holds everything stored.
+    shared_dedup: SharedDedup | None = None
 
 
 @dataclass
@@ -84,32 +101,72 @@ def dead_letter(
     )
 
 
-def normalise(
-    raw: RawPost, index: DedupIndex, now: datetime
-) -> tuple[NormalizedPost, bytes | None]:
-    """Normalise text, detect language and look the post up in the dedup index."""
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A post's text normalised and fingerprinted, before it is judged new or a repeat."""
+
+    raw: RawPost
+    text: str
+    title: str | None
+    folded: str
+    language: str
+    language_confidence: float
+    digest: str
+    signature: bytes | None
+
+
+def _prepare(raw: RawPost, index: DedupIndex) -> _Prepared:
     text = normalize_text(raw.text)
     title = normalize_text(raw.title) if raw.title else None
     folded = fold(text)
     guess = detect_language(text if not title else f"{title}\n{text}")
-    digest = content_hash(folded)
-    signature = index.signature_for(folded)
-    verdict = index.check(raw.post_id, digest, signature)
-    post = NormalizedPost(
+    return _Prepared(
+        raw, text, title, folded, guess.code, guess.confidence,
+        content_hash(folded), index.signature_for(folded),
+    )  # fmt: skip
+
+
+def _judge(prepared: _Prepared, index: DedupIndex, now: datetime) -> NormalizedPost:
+    raw = prepared.raw
+    verdict = index.check(raw.post_id, prepared.digest, prepared.signature)
+    return NormalizedPost(
         post_id=raw.post_id,
         raw=raw,
-        text=text,
-        title=title,
-        folded=folded,
-        language=guess.code,
-        language_confidence=guess.confidence,
-        content_hash=digest,
+        text=prepared.text,
+        title=prepared.title,
+        folded=prepared.folded,
+        language=prepared.language,
+        language_confidence=prepared.language_confidence,
+        content_hash=prepared.digest,
         cluster_id=verdict.cluster_id,
         duplicate_of=verdict.duplicate_of,
         duplicate_kind=verdict.kind,
         normalized_at=now,
     )
-    return post, signature
+
+
+def normalise(
+    raw: RawPost, index: DedupIndex, now: datetime
+) -> tuple[NormalizedPost, bytes | None]:
+    """Normalise text, detect language and look the post up in the dedup index."""
+    prepared = _prepare(raw, index)
+    return _judge(prepared, index, now), prepared.signature
+
+
+def _pull_shared(shared: SharedDedup, index: DedupIndex, batch: Sequence[_Prepared]) -> None:
+    """Add to `index` what other writers stored that this batch's misses may repeat."""
+    misses = [p for p in batch if index.check(p.raw.post_id, p.digest, p.signature).kind is None]
+    if not misses:
+        return
+    bands = [band for p in misses if p.signature is not None for band in band_keys(p.signature)]
+    for entry in shared.candidates([p.digest for p in misses], bands):
+        index.add(entry)
+
+
+def _processing_error(stage: str, exc: Exception) -> RejectedRecord:
+    return RejectedRecord(
+        RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", stage=stage
+    )
 
 
 def _classify(
@@ -139,28 +196,35 @@ def process_batch(
 ) -> BatchResult:
     now = now or utc_now()
     out = BatchResult()
-    fresh: list[tuple[InboundRecord, NormalizedPost]] = []
+    prepared: list[tuple[InboundRecord, _Prepared]] = []
     for record in records:
         try:
-            raw = parse_record(record.data, limits=ctx.limits)
-            post, signature = normalise(raw, ctx.dedup, now)
+            prepared.append((record, _prepare(parse_record(record.data, limits=ctx.limits),
+                                              ctx.dedup)))  # fmt: skip
         except RejectedRecord as exc:
             out.dead_letters.append(dead_letter(record, exc, now, ctx.pseudonym_key))
-            continue
         except Exception as exc:
             # A bug must cost one record, not the run: keep the record and the error to replay.
             log.exception("normalising %s failed", record.origin)
-            error = RejectedRecord(
-                RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", stage="normalise"
-            )
+            error = _processing_error("normalise", exc)
+            out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
+    if ctx.shared_dedup is not None:
+        _pull_shared(ctx.shared_dedup, ctx.dedup, [p for _, p in prepared])
+    fresh: list[tuple[InboundRecord, NormalizedPost]] = []
+    for record, ready in prepared:
+        try:
+            post = _judge(ready, ctx.dedup, now)
+        except Exception as exc:
+            log.exception("normalising %s failed", record.origin)
+            error = _processing_error("normalise", exc)
             out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
             continue
         if post.duplicate_kind is not None:
             out.duplicates.append(post)
             continue
         # Indexed now so that a repeat later in this same batch is caught.
-        ctx.dedup.add(DedupEntry(post.post_id, post.content_hash, signature, post.cluster_id))
-        out.signatures[post.post_id] = signature
+        ctx.dedup.add(DedupEntry(post.post_id, post.content_hash, ready.signature, post.cluster_id))
+        out.signatures[post.post_id] = ready.signature
         fresh.append((record, post))
     if not fresh:
         return out

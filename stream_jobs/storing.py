@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from alerting.exceptions import StoreError
@@ -20,7 +20,13 @@ from schemas import DuplicateKind
 from stream_jobs.dedup import DedupEntry, DedupIndex
 from stream_jobs.pipeline import BatchResult
 
-__all__ = ["replay_until_stored", "stored_batch", "warm_dedup", "write_until_stored"]
+__all__ = [
+    "StoreDedupLookup",
+    "replay_until_stored",
+    "stored_batch",
+    "warm_dedup",
+    "write_until_stored",
+]
 
 T = TypeVar("T")
 
@@ -36,6 +42,34 @@ def warm_dedup(store: AlertStore, index: DedupIndex, limit: int) -> int:
         index.add(DedupEntry(seed.post_id, seed.content_hash, seed.signature, seed.cluster_id))
         count += 1
     return count
+
+
+class StoreDedupLookup:
+    """`SharedDedup` over the shared store: what the other workers stored. A store that is
+    down is waited out, as writes are — judging without it would take repeats as new.
+
+    `others_writing` is kept by the worker: False while it owns every partition of its input,
+    when nobody else writes and its index (warmed from the store on assignment) is complete —
+    then a batch costs no look-up (on synthetic posts, ~50 ms a 200-post batch)."""
+
+    def __init__(
+        self,
+        store: AlertStore,
+        sleep: Callable[[float], None] = time.sleep,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._sleep = sleep
+        self._max_backoff_s = max_backoff_s
+        self.others_writing = True
+
+    def candidates(self, hashes: Sequence[str], bands: Sequence[bytes]) -> list[DedupEntry]:
+        if not self.others_writing:
+            return []
+        seeds = _until_stored(
+            lambda: self._store.dedup_candidates(hashes, bands), self._sleep, self._max_backoff_s
+        )
+        return [DedupEntry(s.post_id, s.content_hash, s.signature, s.cluster_id) for s in seeds]
 
 
 def stored_batch(result: BatchResult) -> StoredBatch:

@@ -15,13 +15,19 @@ stored, and its downstream messages flushed to the broker. A batch that fails (a
 unmapped error) makes the process exit at once with status 70, before anything is acknowledged.
 SIGTERM is held while a batch is in flight: Faust's shutdown starts only between batches, and
 if the batch does not finish within `stop_grace_s` (a store that is down) the process exits with
-status 70 instead. Either way the batch is redelivered to whoever takes the partition.
+status 70 instead. Either way the batch is redelivered to whoever takes the partition. Faust's
+own shutdown after that is bounded too (`shutdown_bound_s`): one that hangs — seen once after a
+rebalance — is cut short with the thread stacks logged; nothing is lost by it, since every
+batch is stored and published before its offsets are acknowledged, and what was acknowledged
+but not yet committed is redelivered and found already stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import faulthandler
 import logging
 import os
 import signal
@@ -38,7 +44,12 @@ from schemas import ClassifiedPost
 from stream_jobs.backends.abstract import ORIGIN_HEADER
 from stream_jobs.metrics import PipelineMetrics
 from stream_jobs.pipeline import BatchResult, InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import replay_until_stored, warm_dedup, write_until_stored
+from stream_jobs.storing import (
+    StoreDedupLookup,
+    replay_until_stored,
+    warm_dedup,
+    write_until_stored,
+)
 from stream_jobs.topics import DEAD_LETTER_MAX_ORIGINAL, SCHEMA_HEADER, Topology
 
 __all__ = ["EXIT_UNACKNOWLEDGED", "BatchGate", "GracefulWorker", "WorkerConfig", "build_worker"]
@@ -83,14 +94,46 @@ class BatchGate:
         self.stopping = False
 
 
-class GracefulWorker(faust.Worker):
-    """faust.Worker whose SIGTERM waits for the batch in flight (bounded) before stopping."""
+def _exit_after(bound_s: float) -> threading.Timer:
+    """A timer that ends the process if the shutdown it guards has not ended it first. A
+    thread, not a task: it must fire even when the event loop is what hangs."""
 
-    def __init__(self, app: faust.App, gate: BatchGate, grace_s: float, **kwargs: Any) -> None:
+    def expire() -> None:
+        log.error(
+            "shutdown did not finish in time; exiting (acknowledged batches were all stored"
+            " and published; offsets not yet committed are redelivered)",
+            extra={"bound_s": bound_s},
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    timer = threading.Timer(bound_s, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class GracefulWorker(faust.Worker):
+    """faust.Worker whose SIGTERM waits for the batch in flight (bounded), then stops within
+    a second bound whatever is down."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        gate: BatchGate,
+        grace_s: float,
+        shutdown_bound_s: float = 20.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(app, **kwargs)
         self._gate = gate
         self._grace_s = grace_s
+        self._shutdown_bound_s = shutdown_bound_s
         self._waiting: asyncio.Future[None] | None = None
+        self._watchdog: threading.Timer | None = None
 
     def _on_sigterm(self) -> None:
         if self._gate.stopping:
@@ -104,6 +147,7 @@ class GracefulWorker(faust.Worker):
             await asyncio.sleep(0.05)
         if self._gate.in_flight:
             _exit_unacknowledged("stopped while a batch was in flight", self._gate.in_flight)
+        self._watchdog = _exit_after(self._shutdown_bound_s)
         self._schedule_shutdown(signal.SIGTERM)
 
 
@@ -120,6 +164,7 @@ class WorkerConfig:
         lag_interval_s: float = 5.0,
         concurrency: int = 1,
         stop_grace_s: float = 20.0,
+        shutdown_bound_s: float = 20.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topology = topology
@@ -138,6 +183,8 @@ class WorkerConfig:
         self.concurrency = concurrency
         # On SIGTERM, how long a batch in flight may take to finish; then exit unacknowledged.
         self.stop_grace_s = stop_grace_s
+        # Then how long Faust's own shutdown (commit, leave the group, close) may take.
+        self.shutdown_bound_s = shutdown_bound_s
 
 
 def _origin(event: Any) -> str:
@@ -156,6 +203,10 @@ def build_worker(
     topology = config.topology
     metrics = metrics or PipelineMetrics()
     gate = gate or BatchGate()
+    # Workers share the store, not their dedup indexes: each batch's misses are looked up in
+    # the store, so a repeat of what another worker stored is a repeat here too.
+    lookup = StoreDedupLookup(store)
+    ctx = dataclasses.replace(ctx, shared_dedup=ctx.shared_dedup or lookup)
     app = faust.App(
         config.group_id,
         broker=f"kafka://{config.bootstrap}",
@@ -310,7 +361,18 @@ def build_worker(
 
         loaded = await asyncio.get_running_loop().run_in_executor(None, rewarm)
         metrics.dedup_index_size.set(len(ctx.dedup))
-        log.info("dedup index re-warmed", extra={"partitions": len(assigned), "seeds": loaded})
+        # Alone on the input (every partition here), nobody else writes: no look-ups needed.
+        owned = {tp.partition for tp in assigned if tp.topic == topology.raw}
+        total = app.consumer.topic_partitions(topology.raw)
+        lookup.others_writing = total is None or len(owned) < total
+        log.info(
+            "dedup index re-warmed",
+            extra={
+                "partitions": len(assigned),
+                "seeds": loaded,
+                "store_lookups": lookup.others_writing,
+            },
+        )
 
     app.on_partitions_assigned.connect(rewarm_dedup)  # type: ignore[arg-type]  # mode's typing
 

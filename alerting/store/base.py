@@ -183,6 +183,14 @@ class AlertStore(Protocol):
         """The `limit` most recently collected posts, oldest first, to warm a dedup index
         (order among posts collected at the same instant is unspecified)."""
 
+    def dedup_candidates(
+        self, hashes: Sequence[str], bands: Sequence[bytes], limit: int = 1_000
+    ) -> list[DedupSeed]:
+        """Stored first sightings (not duplicates) whose content hash is one of `hashes` or
+        that share a MinHash band (`stream_jobs.dedup.band_keys`) with `bands`: what another
+        worker stored that this one's index never saw. Posts stored before bands were kept
+        are found by hash only."""
+
     def counts(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...

@@ -62,6 +62,7 @@ from schemas import (
     utc_now,
     utc_text,
 )
+from stream_jobs.dedup import band_keys
 
 __all__ = ["OpenSearchStore"]
 
@@ -138,6 +139,16 @@ def _doc(model: Any) -> dict[str, Any]:
     # The JSON form as a dict, without encoding to text and parsing it back (4× faster).
     result: dict[str, Any] = model.model_dump(mode="json")
     return result
+
+
+def _seed(source: dict[str, Any]) -> DedupSeed:
+    signature = source.get("signature")
+    return DedupSeed(
+        source["post_id"],
+        source["content_hash"],
+        base64.b64decode(signature) if signature else None,
+        source["cluster_id"],
+    )
 
 
 class OpenSearchStore(ClaimMethods):
@@ -406,6 +417,9 @@ class OpenSearchStore(ClaimMethods):
                         "text": post.text,
                         "labels": [label.value for label in result.labels] if result else [],
                         "signature": base64.b64encode(signature).decode() if signature else None,
+                        "dedup_bands": [b.hex() for b in band_keys(signature)]
+                        if signature and post.duplicate_kind is None
+                        else [],
                     },
                     record=post,
                     classification=result,
@@ -743,14 +757,31 @@ class OpenSearchStore(ClaimMethods):
                 break
             after = hits[-1]["sort"]
         for hit in reversed(newest_first):
-            source = hit["_source"]
-            signature = source.get("signature")
-            yield DedupSeed(
-                source["post_id"],
-                source["content_hash"],
-                base64.b64decode(signature) if signature else None,
-                source["cluster_id"],
-            )
+            yield _seed(hit["_source"])
+
+    def dedup_candidates(
+        self, hashes: Sequence[str], bands: Sequence[bytes], limit: int = 1_000
+    ) -> list[DedupSeed]:
+        if not hashes and not bands:
+            return []
+        # No refresh: a lookup on every batch must stay cheap. What was stored in the last
+        # refresh interval (1 s) is not found; the README says so.
+        body = {
+            "query": {
+                "bool": {
+                    "should": [
+                        {"terms": {"content_hash": list(dict.fromkeys(hashes))}},
+                        {"terms": {"dedup_bands": list(dict.fromkeys(b.hex() for b in bands))}},
+                    ],
+                    "minimum_should_match": 1,
+                    "must_not": {"exists": {"field": "duplicate_kind"}},
+                }
+            },
+            "sort": [{"collected_at": "asc"}, {"post_id": "asc"}],
+            "size": limit,
+            "_source": ["post_id", "content_hash", "signature", "cluster_id"],
+        }
+        return [_seed(hit["_source"]) for hit in self._search("posts", body)]
 
     def counts(self) -> dict[str, Any]:
         def count(name: str, query: dict[str, Any]) -> int:

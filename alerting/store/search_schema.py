@@ -51,6 +51,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "text": _TEXT,
             "labels": _KEYWORD,
             "signature": {"type": "binary"},
+            "dedup_bands": _KEYWORD,  # hex MinHash bands: another worker's lookup on a miss
             "record": _STORED_ONLY,
             "classification": _STORED_ONLY,
         },

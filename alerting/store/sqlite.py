@@ -51,6 +51,7 @@ from schemas import (
     utc_now,
     utc_text,
 )
+from stream_jobs.dedup import band_keys
 
 __all__ = ["SQLiteStore"]
 
@@ -107,6 +108,9 @@ def _canonical_times(db: sqlite3.Connection) -> None:
 _PYTHON_MIGRATIONS = {4: _canonical_times}
 
 # Indexes on columns that migrations add: created once the schema is current.
+# SQLite allows 32,766 host parameters; lookups go in chunks well under it.
+_PARAMS_PER_QUERY = 500
+
 _LATE_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (letter_key);
 CREATE INDEX IF NOT EXISTS alerts_assignee ON alerts (assignee);
@@ -129,6 +133,13 @@ CREATE TABLE IF NOT EXISTS posts (
 );
 CREATE INDEX IF NOT EXISTS posts_duplicate_of ON posts (duplicate_of);
 CREATE INDEX IF NOT EXISTS posts_cluster ON posts (cluster_id);
+CREATE INDEX IF NOT EXISTS posts_content_hash ON posts (content_hash);
+-- MinHash bands of first sightings: another worker's near-duplicate lookup on a miss.
+CREATE TABLE IF NOT EXISTS post_bands (
+    band BLOB NOT NULL,
+    post_id TEXT NOT NULL,
+    PRIMARY KEY (band, post_id)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS classifications (
     post_id TEXT PRIMARY KEY REFERENCES posts (post_id),
@@ -384,6 +395,12 @@ class SQLiteStore(ClaimMethods):
                         post.model_dump_json(),
                     ),
                 )
+                signature = batch.signatures.get(post.post_id)
+                if signature is not None and post.duplicate_kind is None and cur.rowcount:
+                    cur.executemany(
+                        "INSERT OR IGNORE INTO post_bands (band, post_id) VALUES (?, ?)",
+                        [(band, post.post_id) for band in band_keys(signature)],
+                    )
             for result in batch.classifications:
                 cur.execute(
                     "INSERT OR IGNORE INTO classifications (post_id, model_version, skipped,"
@@ -681,6 +698,28 @@ class SQLiteStore(ClaimMethods):
         )
         for post_id, digest, signature, cluster_id in rows:
             yield DedupSeed(post_id, digest, signature, cluster_id)
+
+    def dedup_candidates(
+        self, hashes: Sequence[str], bands: Sequence[bytes], limit: int = 1_000
+    ) -> list[DedupSeed]:
+        found: dict[str, DedupSeed] = {}
+        by_hash = "content_hash IN ({marks})"
+        by_band = "post_id IN (SELECT post_id FROM post_bands WHERE band IN ({marks}))"
+        queries: list[tuple[str, list[Any]]] = [
+            (by_hash, list(dict.fromkeys(hashes))),
+            (by_band, list(dict.fromkeys(bands))),
+        ]
+        for condition, values in queries:
+            for start in range(0, len(values), _PARAMS_PER_QUERY):
+                chunk = values[start : start + _PARAMS_PER_QUERY]
+                where = condition.format(marks=", ".join("?" * len(chunk)))
+                sql = (
+                    "SELECT post_id, content_hash, signature, cluster_id FROM posts"  # noqa: S608 -- only placeholders are formatted in
+                    f" WHERE duplicate_kind IS NULL AND {where} ORDER BY rowid LIMIT ?"
+                )
+                for post_id, digest, signature, cluster_id in self._read(sql, (*chunk, limit)):
+                    found.setdefault(post_id, DedupSeed(post_id, digest, signature, cluster_id))
+        return list(found.values())[:limit]
 
     def counts(self) -> dict[str, Any]:
         def grouped(sql: str) -> dict[str, int]:

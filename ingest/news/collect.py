@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from ingest.checkpoints import Checkpoint
+from ingest.checkpoints import MAX_DEFERRALS, Checkpoint
 from ingest.collected import CollectContext, Collected, Rejected
 from ingest.exceptions import FetchError, PayloadError, RobotsDisallowed
 from ingest.http import FetchResult
-from ingest.news.article import Article, extract_article
+from ingest.news.article import Article, NotAnArticle, extract_article
 from ingest.news.feeds import FeedEntry, parse_feed
 from ingest.news.sitemaps import SitemapUrl, parse_sitemap
 from ingest.sources import RssSource, SitemapSource
@@ -23,6 +23,17 @@ __all__ = ["collect_feed", "collect_sitemap"]
 # A news sitemap lists the last two days; older entries in a plain sitemap are archive, not news.
 _SITEMAP_WINDOW = timedelta(days=2)
 _MAX_CHILD_SITEMAPS = 5
+# An article to fetch: (url, title, summary, published), the last three hints from the listing.
+_Item = tuple[str, str | None, str | None, datetime | None]
+# Failures that the same request will meet again: deferred per URL, not retried every round.
+# (408 and 425 are "try again" answers; 429 is a rate limit, handled as such.)
+_PERMANENT = frozenset({"too_large", "redirect_loop", "redirects"})
+_TRANSIENT_4XX = frozenset({"http_408", "http_425"})
+
+
+def _is_permanent(exc: FetchError) -> bool:
+    reason = exc.reason
+    return reason in _PERMANENT or (reason.startswith("http_4") and reason not in _TRANSIENT_4XX)
 
 
 def _post(
@@ -48,9 +59,21 @@ def _post(
     )
 
 
+def _failed_for_good(checkpoint: Checkpoint, out: Collected, url: str, exc: FetchError) -> None:
+    """Deferred with backoff; after `MAX_DEFERRALS` tries, a dead letter (and seen)."""
+    previous = checkpoint.deferral(url)
+    tries = (previous.attempts if previous else 0) + 1
+    if tries >= MAX_DEFERRALS:
+        detail = f"{exc} (gave up after {tries} tries)"
+        out.reject(Rejected(url, exc.reason, detail, None))
+    else:
+        out.defer(url, exc.reason, str(exc))
+
+
 async def _article_post(
     source: RssSource | SitemapSource,
     ctx: CollectContext,
+    checkpoint: Checkpoint,
     out: Collected,
     url: str,
     hint_title: str | None,
@@ -59,6 +82,9 @@ async def _article_post(
     try:
         page = await ctx.fetcher.get(url, rate_per_s=source.rate_per_s)
         article: Article = await ctx.run_cpu(extract_article, page.text, page.url)
+    except NotAnArticle as exc:  # a hub page listed as an item: never an article
+        out.reject(Rejected(url, "not_an_article", str(exc), None))
+        return None
     except PayloadError as exc:
         out.reject(Rejected(url, "no_article_text", str(exc), None))
         return None
@@ -66,7 +92,10 @@ async def _article_post(
         out.reject(Rejected(url, "robots_disallowed", str(exc), None))
         return None
     except FetchError as exc:
-        out.fail(exc.reason, str(exc))
+        if _is_permanent(exc):
+            _failed_for_good(checkpoint, out, url, exc)
+        else:
+            out.fail(exc.reason, str(exc))
         return None
     try:
         return _post(
@@ -85,8 +114,9 @@ async def _article_post(
 async def _gather_articles(
     source: RssSource | SitemapSource,
     ctx: CollectContext,
+    checkpoint: Checkpoint,
     out: Collected,
-    items: Sequence[tuple[str, str | None, str | None, datetime | None]],
+    items: Sequence[_Item],
 ) -> None:
     """Fetch the pages concurrently; the fetcher's per-host limits keep it polite."""
     if not source.fetch_articles:
@@ -115,24 +145,35 @@ async def _gather_articles(
         return
     results = await asyncio.gather(
         *(
-            _article_post(source, ctx, out, url, title, published)
+            _article_post(source, ctx, checkpoint, out, url, title, published)
             for url, title, _, published in items
         )
     )
     out.posts.extend(post for post in results if post is not None)
 
 
-def _new_only(out: Collected, checkpoint: Checkpoint, urls: list[str], limit: int) -> list[int]:
+def _new_only(
+    out: Collected, checkpoint: Checkpoint, urls: list[str], limit: int, now: datetime
+) -> list[int]:
     out.fetched += len(urls)
     fresh: list[int] = []
     seen_now: set[str] = set()
     for index, url in enumerate(urls):
+        deferral = checkpoint.deferral(url)
         if checkpoint.has_seen(url) or url in seen_now:
             out.duplicates += 1
+        elif deferral is not None and deferral.retry_at > now:
+            out.skip("deferred")
         elif len(fresh) < limit:
             fresh.append(index)
             seen_now.add(url)
     return fresh
+
+
+def _due_unlisted(checkpoint: Checkpoint, listed: list[str], now: datetime) -> list[_Item]:
+    """Deferred URLs due again that the listing no longer shows (feeds keep only the newest)."""
+    shown = set(listed)
+    return [(d.url, None, None, None) for d in checkpoint.due(now) if d.url not in shown]
 
 
 async def _listing(
@@ -167,13 +208,23 @@ async def collect_feed(source: RssSource, ctx: CollectContext, checkpoint: Check
     entries: list[FeedEntry] = parsed.entries
     for title in parsed.unlinked:
         out.reject(Rejected(None, "no_link", f"{source.url}: an item without a link", title))
+    if parsed.truncated:
+        # What was read is delivered; the feed is not complete, so it is read whole next time.
+        out.fail(
+            "truncated_feed",
+            f"{source.url}: the feed ends before its closing tag; {len(entries)} items read",
+        )
     out.etag, out.last_modified = feed.headers.get("etag"), feed.headers.get("last-modified")
-    fresh = _new_only(out, checkpoint, [e.url for e in entries], source.max_items)
-    items = [
+    now = ctx.clock()
+    urls = [e.url for e in entries]
+    fresh = _new_only(out, checkpoint, urls, source.max_items, now)
+    items: list[_Item] = [
         (entries[i].url, entries[i].title, entries[i].summary, entries[i].published_at)
         for i in fresh
     ]
-    await _gather_articles(source, ctx, out, items)
+    if source.fetch_articles:
+        items += _due_unlisted(checkpoint, urls, now)
+    await _gather_articles(source, ctx, checkpoint, out, items)
     return out
 
 
@@ -211,10 +262,16 @@ async def collect_sitemap(
     urls = await _sitemap_urls(source, ctx, checkpoint, out)
     if urls is None:
         return out
-    oldest = ctx.clock() - _SITEMAP_WINDOW
+    now = ctx.clock()
+    oldest = now - _SITEMAP_WINDOW
     recent = [u for u in urls if u.published_at is None or u.published_at >= oldest]
+    out.skip("outside_window", len(urls) - len(recent))
     recent.sort(key=lambda u: u.published_at.timestamp() if u.published_at else 0.0, reverse=True)
-    fresh = _new_only(out, checkpoint, [u.url for u in recent], source.max_items)
-    items = [(recent[i].url, recent[i].title, None, recent[i].published_at) for i in fresh]
-    await _gather_articles(source, ctx, out, items)
+    listed = [u.url for u in recent]
+    fresh = _new_only(out, checkpoint, listed, source.max_items, now)
+    items: list[_Item] = [
+        (recent[i].url, recent[i].title, None, recent[i].published_at) for i in fresh
+    ]
+    items += _due_unlisted(checkpoint, [u.url for u in urls], now)
+    await _gather_articles(source, ctx, checkpoint, out, items)
     return out

@@ -28,6 +28,9 @@ _XML_ENCODING_RE = re.compile(r"""^(\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*
 # An entity left in text already decoded once: escaped twice by the publisher (inside CDATA,
 # where XML does not decode it, "&amp;apos;" is still "&apos;" after the HTML pass).
 _LEFTOVER_ENTITY_RE = re.compile(r"&(?:#\d{2,7}|#x[0-9a-fA-F]{2,6}|[a-zA-Z]{2,8});")
+# The root element: the first start tag after the prolog, comments and doctype.
+_ROOT_RE = re.compile(r"<([A-Za-z_][\w.:-]*)[\s>/]")
+_PROLOG_RE = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class FeedEntry:
 class Feed:
     entries: list[FeedEntry]
     unlinked: list[str] = field(default_factory=list)  # titles of entries without a link
+    # The document stops before its root element closes: the items read are only some.
+    truncated: bool = False
 
 
 def _published(entry: Any) -> datetime | None:
@@ -71,6 +76,19 @@ def _text(entry: Any, key: str) -> str | None:
     return text or None
 
 
+def _is_truncated(text: str) -> bool:
+    """True when the root element never closes (a generator that died, a cut-off cache)."""
+    position = 0
+    while found := _PROLOG_RE.match(text, position):
+        if found.end() == position:
+            break
+        position = found.end()
+    root = _ROOT_RE.match(text, position) or _ROOT_RE.search(text, position)
+    if root is None:
+        return False
+    return not text.rstrip().endswith(f"</{root.group(1)}>")
+
+
 def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
     """The feed re-encoded as UTF-8 and declared so, after our own charset decision."""
     content_type = headers.get("content-type") or headers.get("Content-Type")
@@ -84,9 +102,10 @@ def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, 
 def parse_feed(body: bytes, headers: Mapping[str, str] | None = None) -> Feed:
     """Entries with a usable link, and the titles of those without. A feed that is broken
     beyond reading raises `PayloadError`; one that is merely sloppy (feedparser's `bozo`) is
-    read for what it has."""
+    read for what it has, and one cut off before its end says so (`Feed.truncated`)."""
     utf8, declared = _as_utf8(body, headers or {})
     parsed = feedparser.parse(utf8, response_headers=declared)
+    truncated = _is_truncated(utf8.decode("utf-8"))
     if parsed.get("bozo") and not parsed.entries:
         problem = parsed.get("bozo_exception")
         raise PayloadError(f"unreadable feed: {problem or 'no entries'}")
@@ -115,4 +134,4 @@ def parse_feed(body: bytes, headers: Mapping[str, str] | None = None) -> Feed:
         raise PayloadError(
             f"unreadable feed: {parsed.get('bozo_exception') or 'no usable entries'}"
         )
-    return Feed(entries, unlinked)
+    return Feed(entries, unlinked, truncated)

@@ -9,7 +9,7 @@ import json
 import time
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 
 from ingest.checkpoints import CheckpointStore
 from ingest.fixture_server import FixtureServer, Reply, serve_fixtures
-from ingest.fixture_site import article_html, publish_site, rss_xml
+from ingest.fixture_site import article_html, hub_html, publish_site, rss_xml, sitemap_xml
 from ingest.runtime import CollectorRuntime
 from ingest.scheduler import CollectorDeadLetters, SourceReport
 from ingest.sources import (
@@ -43,11 +43,13 @@ def site() -> Iterator[FixtureServer]:
 class Harness:
     def __init__(self, tmp_path: Path, sources: list[Source], **defaults: Any) -> None:
         options = {"per_host_rate_per_s": 1000.0, "timeout_s": 2.0} | defaults
+        self.now = datetime.now(UTC)  # the collectors' clock; a test moves it forward
         self.runtime = CollectorRuntime(
             SourceRegistry(defaults=CollectorDefaults(**options), sources=tuple(sources)),
             CheckpointStore(tmp_path / "checkpoints.db"),
             CollectorDeadLetters(tmp_path / "dead.jsonl"),
             backoff_base_s=0.05,
+            clock=lambda: self.now,
         )
         self.sink = ListSink()
         self.dead_letters = tmp_path / "dead.jsonl"
@@ -55,6 +57,11 @@ class Harness:
     def run(self) -> dict[str, SourceReport]:
         reports = asyncio.run(self.runtime.run(self.sink))
         return {r.source: r for r in reports}
+
+    def dead(self) -> list[dict[str, Any]]:
+        if not self.dead_letters.exists():
+            return []
+        return [json.loads(x) for x in self.dead_letters.read_text().splitlines()]
 
 
 def rss(site: FixtureServer, name: str = "feed", path: str = "/rss.xml", **kw: Any) -> RssSource:
@@ -210,7 +217,7 @@ def test_broken_feed_huge_page_and_robots_do_not_stop_other_sources(
     good = reports["good"]
     assert good.new == 1
     assert good.rejected == 1
-    assert [reason for reason, _ in good.failures] == ["too_large"]
+    assert (good.deferred, good.ok) == (1, True)  # too large: tried again later, not now
     assert not site.hits("/bai-viet/1.html")  # disallowed: never fetched
     dead = [json.loads(x) for x in h.dead_letters.read_text().splitlines()]
     assert {(d["source"], d["reason"]) for d in dead} >= {("good", "robots_disallowed")}
@@ -293,3 +300,111 @@ def test_run_forever_collects_on_schedule_until_stopped(
     metrics = h.runtime.metrics.registry
     assert metrics.get_sample_value("canhbao_collector_items_new_total", {"source": "feed"}) == 3
     assert metrics.get_sample_value("canhbao_collector_last_success_timestamp", {"source": "feed"})
+
+
+def test_permanent_errors_are_deferred_per_url_with_backoff_then_given_up(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """A 404, a redirect loop and a page over the size limit were fetched again every round,
+    forever. Now each is deferred (counted, not a source failure), skipped while its pause
+    runs, tried again when due (1 h, 2 h, 4 h, 8 h), and after five tries written to the dead
+    letters with its reason and marked seen."""
+    items = publish_site(site, range(4))
+    site.route("/bai-viet/1.html", Reply(status=404))
+    site.route("/bai-viet/2.html", Reply(status=302, headers={"Location": "/bai-viet/2b.html"}))
+    site.route("/bai-viet/2b.html", Reply(status=301, headers={"Location": "/bai-viet/2.html"}))
+    site.route(
+        "/bai-viet/3.html", Reply(huge_bytes=30_000_000, headers={"Content-Type": "text/html"})
+    )
+    h = Harness(tmp_path, [rss(site)])
+    first = h.run()["feed"]
+    assert (first.new, first.deferred, first.rejected, first.ok) == (1, 3, 0, True)
+    again = h.run()["feed"]  # the same hour: nothing is fetched again
+    assert (again.deferred, again.skipped) == (0, {"deferred": 3})
+    assert len(site.hits("/bai-viet/1.html")) == 1
+    for tries in range(2, 6):
+        h.now += timedelta(hours=2 ** (tries - 2), minutes=1)
+        report = h.run()["feed"]
+        assert len(site.hits("/bai-viet/1.html")) == tries
+        if tries < 5:
+            assert report.deferred == 3
+    assert report.rejected == 3
+    dead = {d["external_id"].rsplit("/", 1)[-1]: d for d in h.dead()}
+    assert {k: d["reason"] for k, d in dead.items()} == {
+        "1.html": "http_404",
+        "2.html": "redirect_loop",
+        "3.html": "too_large",
+    }
+    assert "gave up after 5 tries" in dead["1.html"]["detail"]
+    assert "/bai-viet/2b.html" in dead["2.html"]["detail"]  # the loop is shown, with its URLs
+    h.now += timedelta(days=2)
+    final = h.run()["feed"]
+    assert (final.new, final.deferred, final.duplicates) == (0, 0, 4)
+    assert len(site.hits("/bai-viet/1.html")) == 5
+    assert items
+
+
+def test_a_page_that_comes_back_after_a_404_is_collected_and_forgotten_by_the_backoff(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    items = publish_site(site, range(2))
+    _, page = article_html(1, items[1][2])
+    site.route("/bai-viet/1.html", Reply(status=404))  # listed before it is published
+    h = Harness(tmp_path, [rss(site)])
+    assert h.run()["feed"].deferred == 1
+    site.route("/bai-viet/1.html", Reply.text(page))
+    h.now += timedelta(hours=1, minutes=1)
+    report = h.run()["feed"]
+    assert (report.new, report.deferred) == (1, 0)
+    assert not h.runtime.checkpoints.load("feed").deferred
+
+
+def test_a_hub_page_in_a_feed_is_a_dead_letter_not_an_article(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    items = publish_site(site, range(3))
+    site.route("/bai-viet/2.html", Reply.text(hub_html("Thời sự", range(10, 22))))
+    h = Harness(tmp_path, [rss(site)])
+    report = h.run()["feed"]
+    assert (report.new, report.rejected, report.ok) == (2, 1, True)
+    [dead] = h.dead()
+    assert dead["reason"] == "not_an_article"
+    assert "teasers" in dead["detail"]
+    assert items
+
+
+def test_a_truncated_feed_is_reported_and_read_whole_next_time(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    """A feed cut off after three of its five items was reported OK."""
+    items = publish_site(site, range(5))
+    full = rss_xml(site.base_url, items)
+    cut = full[: full.index("</item>", full.index("/bai-viet/2.html")) + len("</item>")]
+    site.route("/rss.xml", Reply.text(cut, "application/rss+xml", etag='"cut"'))
+    h = Harness(tmp_path, [rss(site)])
+    first = h.run()["feed"]
+    assert not first.ok
+    assert [reason for reason, _ in first.failures] == ["truncated_feed"]
+    assert first.new == 3  # what was read is delivered
+    assert h.runtime.checkpoints.load("feed").etag is None  # not "complete": read again
+    site.route("/rss.xml", Reply.text(full, "application/rss+xml", etag='"full"'))
+    second = h.run()["feed"]
+    assert (second.ok, second.new, second.duplicates) == (True, 2, 3)
+
+
+def test_sitemap_entries_outside_the_freshness_window_are_counted(
+    site: FixtureServer, tmp_path: Path
+) -> None:
+    items = publish_site(site, range(3))
+    old = [(100 + i, f"Tin cũ {i}", datetime.now(UTC) - timedelta(days=5 + i)) for i in range(4)]
+    site.route("/sitemap.xml", Reply.text(sitemap_xml(site.base_url, items + old), "text/xml"))
+    source = SitemapSource(
+        name="sitemap", type="sitemap", url=site.url("/sitemap.xml"), allow_internal=True
+    )
+    h = Harness(tmp_path, [source])
+    report = h.run()["sitemap"]
+    assert (report.new, report.skipped, report.ok) == (3, {"outside_window": 4}, True)
+    samples = h.runtime.metrics.registry.get_sample_value(
+        "canhbao_collector_items_skipped_total", {"source": "sitemap", "reason": "outside_window"}
+    )
+    assert samples == 4

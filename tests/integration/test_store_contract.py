@@ -20,7 +20,7 @@ from schemas import (
 )
 from stream_jobs.dedup import DedupEntry, DedupIndex
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
-from stream_jobs.storing import stored_batch
+from stream_jobs.storing import StoreDedupLookup, stored_batch
 from tests.conftest import line
 from tests.integration.helpers import HATE, decision, fill
 
@@ -140,6 +140,41 @@ def test_dedup_seeds_warm_a_new_index(store: AlertStore, ctx: PipelineContext) -
     again = process_batch([InboundRecord("t:2", line(external_id="z", text=long_text + " !"))], ctx)
     # Found through the signature loaded from the store (the text differs by a "!").
     assert [d.duplicate_kind for d in again.duplicates] == [DuplicateKind.NEAR]
+
+
+def test_a_second_worker_finds_the_first_workers_posts_through_the_store(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    """Two workers, two indexes, one store: the second judges a repeat (exact, or near by a
+    shared MinHash band) of what the first stored as a repeat, pointing at the first post."""
+    long_text = HATE + " và những lời lẽ khác nữa trên mạng xã hội"
+    first = process_batch([InboundRecord("a:1", line(external_id="a", text=long_text))], ctx)
+    store.write_batch(stored_batch(first))
+    fill(store, ctx, n=2)
+    [original] = first.posts
+    other = PipelineContext(
+        ctx.classifier, DedupIndex(), ctx.policy, ctx.limits, ctx.pseudonym_key,
+        shared_dedup=StoreDedupLookup(store),
+    )  # fmt: skip
+    unrelated = "Một bài viết hoàn toàn khác hẳn về thời tiết hôm nay ở Huế"
+    batch = [
+        InboundRecord("b:1", line(external_id="near", text=long_text + " chia sẻ ngay nhé")),
+        InboundRecord("b:2", line(external_id="exact", text=long_text.upper())),
+        InboundRecord("b:3", line(external_id="new", text=unrelated)),
+    ]
+    result = process_batch(batch, other)
+    judged = {d.raw.external_id: d for d in result.duplicates}
+    assert judged["near"].duplicate_kind is DuplicateKind.NEAR
+    assert judged["exact"].duplicate_kind is DuplicateKind.EXACT
+    assert {d.duplicate_of for d in judged.values()} == {original.post_id}
+    assert {d.cluster_id for d in judged.values()} == {original.cluster_id}
+    assert [p.raw.external_id for p in result.posts] == ["new"]
+    # no second alert for the same content (the unrelated post may have one of its own)
+    assert {a.post_id for a in result.alerts} <= {p.post_id for p in result.posts}
+    alone = PipelineContext(
+        ctx.classifier, DedupIndex(), ctx.policy, ctx.limits, ctx.pseudonym_key
+    )  # without the lookup, the repeat of another worker's post was new: the finding this closes
+    assert [p.raw.external_id for p in process_batch(batch, alone).posts] == ["near", "new"]
 
 
 def test_other_audit_entries_join_the_same_chain(store: AlertStore, ctx: PipelineContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from classifiers import ClassifierInput
@@ -13,7 +14,7 @@ from schemas import (
     post_id_for,
     utc_now,
 )
-from stream_jobs.dedup import DedupIndex, DupVerdict
+from stream_jobs.dedup import DedupEntry, DedupIndex, DupVerdict, band_keys
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import line
 
@@ -134,3 +135,54 @@ def test_unexpected_error_in_a_stage_costs_one_record_not_the_run(ctx: PipelineC
     assert letter.stage == "normalise"
     assert letter.reason == "RuntimeError: index corrupted"
     assert letter.origin == "test:2"
+
+
+class OtherWorkers:
+    """What other workers stored, as the store's lookup answers it (by hash or band)."""
+
+    def __init__(self, entries: list[DedupEntry]) -> None:
+        self.entries = entries
+        self.asked: list[tuple[int, int]] = []
+
+    def candidates(self, hashes: Sequence[str], bands: Sequence[bytes]) -> list[DedupEntry]:
+        self.asked.append((len(hashes), len(bands)))
+        wanted = set(bands)
+        return [
+            e
+            for e in self.entries
+            if e.content_hash in hashes
+            or (e.signature is not None and wanted & set(band_keys(e.signature)))
+        ]
+
+
+def test_misses_are_looked_up_once_per_batch_in_what_other_workers_stored(
+    ctx: PipelineContext,
+) -> None:
+    long_text = HATE + " và những lời lẽ khác nữa trên mạng xã hội"
+    first = process_batch(records(line(external_id="a", text=long_text)), ctx)
+    [original] = first.posts
+    stored = [
+        DedupEntry(
+            original.post_id,
+            original.content_hash,
+            first.signatures[original.post_id],
+            original.cluster_id,
+        )
+    ]
+    others = OtherWorkers(stored)
+    second = dataclasses.replace(ctx, dedup=DedupIndex(), shared_dedup=others)
+    result = process_batch(
+        records(
+            line(external_id="b", text=long_text + " chia sẻ ngay"),
+            line(external_id="c", text="hôm nay trời đẹp quá đi chơi thôi mọi người ơi"),
+        ),
+        second,
+    )
+    assert [(d.duplicate_kind, d.duplicate_of) for d in result.duplicates] == [
+        (DuplicateKind.NEAR, original.post_id)
+    ]
+    assert [p.raw.external_id for p in result.posts] == ["c"]
+    assert others.asked == [(2, 16)]  # one lookup for the batch: two hashes, eight bands each
+    again = process_batch(records(line(external_id="d", text=long_text + " nhé")), second)
+    assert [d.duplicate_kind for d in again.duplicates] == [DuplicateKind.NEAR]
+    assert others.asked == [(2, 16)]  # the original is in this index now: nothing to look up

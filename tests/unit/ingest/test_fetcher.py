@@ -163,6 +163,33 @@ def test_redirects_are_followed_and_each_hop_is_checked_against_robots() -> None
     assert [r.url.path for r in seen].count("/robots.txt") == 1  # cached per host
 
 
+def test_a_redirect_loop_or_chain_fails_naming_its_urls() -> None:
+    hops = {
+        f"/hop{i}": [httpx.Response(302, headers={"Location": f"/hop{i + 1}"})] for i in range(12)
+    }
+    _, handler = routes(
+        {
+            "/robots.txt": [ROBOTS_OK],
+            "/a": [httpx.Response(302, headers={"Location": "/b"})],
+            "/b": [httpx.Response(301, headers={"Location": "/a"})],
+            **hops,
+        }
+    )
+    f, _, _ = fetcher(handler)  # type: ignore[arg-type]
+    with pytest.raises(FetchError) as loop:
+        run(f.get("https://x.vn/a"))
+    assert loop.value.reason == "redirect_loop"
+    assert (
+        str(loop.value)
+        == "https://x.vn/a: redirect loop (https://x.vn/a → https://x.vn/b → https://x.vn/a)"
+    )
+    with pytest.raises(FetchError) as chain:
+        run(f.get("https://x.vn/hop0"))
+    assert chain.value.reason == "redirects"
+    assert str(chain.value).startswith("https://x.vn/hop0: more than")
+    assert "last https://x.vn/hop" in str(chain.value)
+
+
 @pytest.mark.parametrize(
     ("robots", "outcome"),
     [

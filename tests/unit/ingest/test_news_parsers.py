@@ -11,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.exceptions import PayloadError
-from ingest.fixture_site import article_html, rss_xml, sitemap_xml
-from ingest.news.article import MAX_ARTICLE_CHARS, extract_article, find_published_at
+from ingest.fixture_site import article_html, hub_html, rss_xml, sitemap_xml
+from ingest.news.article import (
+    MAX_ARTICLE_CHARS,
+    NotAnArticle,
+    clean_byline,
+    extract_article,
+    find_published_at,
+)
 from ingest.news.feeds import parse_feed
 from ingest.news.sitemaps import parse_sitemap
 from tests.unit.ingest.helpers import cp1258
@@ -96,13 +102,18 @@ def test_a_broken_feed_is_a_payload_error(body: bytes) -> None:
         parse_feed(body)
 
 
-def test_truncated_feed_keeps_complete_entries_or_fails_clearly() -> None:
+def test_truncated_feed_keeps_complete_entries_and_says_it_is_truncated() -> None:
     full = rss_xml("https://bao.vn", [(i, f"Bài {i}", WHEN) for i in range(5)]).encode()
-    try:
-        entries = parse_feed(full[: len(full) * 2 // 3]).entries
-    except PayloadError:
-        return
-    assert 1 <= len(entries) <= 5
+    cut = full[: full.index(b"</item>", full.index(b"bai-viet/2.html")) + len(b"</item>") + 20]
+    feed = parse_feed(cut)
+    assert feed.truncated
+    assert 1 <= len(feed.entries) <= 3
+    whole = parse_feed(full + b"\n  ")
+    assert not whole.truncated
+    assert len(whole.entries) == 5
+    atom = ATOM.encode()
+    assert not parse_feed(atom).truncated
+    assert parse_feed(atom[: atom.rindex(b"</feed>")]).truncated
 
 
 def test_news_sitemap_index_and_gzip() -> None:
@@ -176,13 +187,101 @@ def test_very_long_articles_are_cut_at_a_paragraph() -> None:
             '<script type="application/ld+json">{"datePublished": "2026-11-29T07:30:00Z"}</script>',
             WHEN,
         ),
-        ('<time datetime="2026-11-29T14:30:00+07:00">hôm nay</time>', WHEN),
-        ('<span class="date">Chủ nhật, 29/11/2026, 14:30 (GMT+7)</span>', WHEN),
+        ('<time itemprop="datePublished" datetime="2026-11-29T14:30:00+07:00">nay</time>', WHEN),
+        ('<article><h1>Tin</h1><time datetime="2026-11-29T14:30:00+07:00">nay</time>', WHEN),
+        ('<h1>Tin</h1><span class="date">Chủ nhật, 29/11/2026, 14:30 (GMT+7)</span>', WHEN),
         ("<p>không có ngày</p>", None),
+        # a date in a sidebar or the site's header is not the article's
+        ('<aside><span class="time">Chủ nhật, 29/11/2026, 14:30</span></aside><p>Tin</p>', None),
+        ('<aside><time datetime="2026-11-29T14:30:00+07:00">nay</time></aside>', None),
     ],
 )
 def test_published_time_sources(html: str, expected: datetime | None) -> None:
     assert find_published_at(html) == expected
+
+
+def test_the_publication_time_is_the_articles_not_a_sidebars_or_the_site_headers() -> None:
+    """The site's header prints today; a "most read" box before the article prints other
+    days; the article's own header line is the one."""
+    _, page = article_html(7, WHEN)
+    page = page.replace('<meta name="author"', '<meta name="x-author"')
+    sidebar = (
+        '<div class="top-bar"><span class="date">Thứ hai, 30/11/2026</span></div>'
+        '<div class="most-read"><span class="time">27/11/2026 09:15</span>'
+        '<span class="time">26/11/2026 18:00</span></div>'
+    )
+    page = page.replace("<main>", f"<main>{sidebar}")
+    assert extract_article(page, "https://bao.vn/bai-viet/7.html").published_at == WHEN
+    undated = page.replace('<span class="date">', '<span class="kicker">')
+    assert extract_article(undated, "https://bao.vn/bai-viet/7.html").published_at is None
+
+
+@pytest.mark.parametrize("linked_sapo", [True, False])
+def test_a_section_page_is_not_an_article_however_long_its_text(linked_sapo: bool) -> None:
+    page = hub_html("Thời sự", range(1, 13), linked_sapo=linked_sapo)
+    with pytest.raises(NotAnArticle, match="section or hub page"):
+        extract_article(page, "https://bao.vn/thoi-su")
+
+
+def test_a_page_whose_metadata_says_listing_is_not_an_article() -> None:
+    page = hub_html("Pháp luật", range(1, 4)).replace(
+        "<head>", '<head><meta property="og:type" content="website">'
+    )
+    with pytest.raises(NotAnArticle):
+        extract_article(page, "https://bao.vn/phap-luat")
+
+
+def test_an_article_with_related_teasers_inside_it_is_still_an_article() -> None:
+    _, page = article_html(7, WHEN)
+    teasers = hub_html("x", range(20, 26)).split('<div class="list-news">')[1].split("</div>")[0]
+    related = f'<div class="box-related"><h2>Tin liên quan</h2>{teasers}</div>'
+    page = page.replace("</article>", f"{related}</article>")
+    article = extract_article(page, "https://bao.vn/bai-viet/7.html")
+    assert len(article.text) > 500
+    declared = page.replace("<head>", '<head><meta property="og:type" content="article">')
+    assert extract_article(declared, "https://bao.vn/bai-viet/7.html").text
+
+
+def _byline_page(meta_author: str, last_lines: str) -> str:
+    _, page = article_html(9, WHEN)
+    page = page.replace('content="Phóng viên', 'content="x').replace(
+        '<meta name="author" content="x', f'<meta name="author" content="{meta_author}" data-x="'
+    )
+    page = page.replace("<head>", '<head><meta property="og:site_name" content="Báo Dân trí">')
+    start = page.index('<p class="author">')
+    end = page.index("</article>")
+    return page[:start] + last_lines + page[end:]
+
+
+def test_the_byline_loses_the_site_name_and_leaves_the_body() -> None:
+    page = _byline_page("Dân Trí; Tri Túc", "<p><strong>Tri Túc</strong></p>")
+    article = extract_article(page, "https://dantri.com.vn/xa-hoi/bai-9.htm")
+    assert article.author == "Tri Túc"
+    assert not article.text.rstrip().endswith("Tri Túc")
+    sourced = _byline_page("Minh Anh", "<p>Minh Anh</p><p><em>Theo TTXVN</em></p>")
+    article = extract_article(sourced, "https://dantri.com.vn/xa-hoi/bai-9.htm")
+    assert article.author == "Minh Anh"
+    assert article.text.rstrip().endswith(".")  # the body's own last sentence
+    sentence = "Theo kế hoạch, việc triển khai sẽ hoàn tất trước ngày 3/9."
+    kept = _byline_page("Minh Anh", f"<p>{sentence}</p><p>Minh Anh</p>")
+    article = extract_article(kept, "https://dantri.com.vn/xa-hoi/bai-9.htm")
+    assert article.text.rstrip().endswith(sentence)  # a sentence opening "Theo" is body text
+
+
+@pytest.mark.parametrize(
+    ("raw", "sites", "expected"),
+    [
+        ("Dân Trí; Tri Túc", {"dantri"}, "Tri Túc"),
+        ("Minh Anh - Báo Tuổi Trẻ", {"tuoitre"}, "Minh Anh"),
+        ("VnExpress", {"vnexpress"}, None),
+        ("Theo TTXVN", {"vnexpress"}, None),
+        ("Hoàng Long, Thu Hà", {"thanhnien"}, "Hoàng Long, Thu Hà"),
+        ("Tuổi Trẻ Online | Quang Định", {"tuoitre"}, "Quang Định"),
+        (None, {"x"}, None),
+    ],
+)
+def test_clean_byline(raw: str | None, sites: set[str], expected: str | None) -> None:
+    assert clean_byline(raw, sites) == expected
 
 
 @settings(max_examples=50, deadline=None)
