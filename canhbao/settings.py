@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         return self.model_dir or self.data_dir / "models" / "baseline"
 
     @property
+    def encoder_dir(self) -> Path:
+        """The sentence encoder built by `canhbao models build-encoder`."""
+        return self.data_dir / "models" / "encoder"
+
+    @property
     def phobert_ref(self) -> str:
         return self.phobert_model or str(self.data_dir / "models" / "phobert")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.exceptions import CanhbaoError
 
-__all__ = ["ClassifierError", "DatasetError", "ModelNotFoundError"]
+__all__ = ["ClassifierError", "DatasetError", "ModelFormatError", "ModelNotFoundError"]
 
 
 class ClassifierError(CanhbaoError):
@@ -17,3 +17,7 @@ class ModelNotFoundError(ClassifierError):
 
 class DatasetError(ClassifierError):
     """A dataset file is missing or not in its original column format."""
+
+
+class ModelFormatError(ClassifierError):
+    """A model file that is not what it claims to be, or is cut short."""

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from classifiers.base import ClassifierInput
-from classifiers.heads import HeadSpec
+from classifiers.heads import HEADS, HeadSpec
 from classifiers.screening import skip_reasons
 from classifiers.text import text_for_model
-from schemas import Classification, Evidence, Label, utc_now
+from schemas import Classification, Evidence, Label, PostKind, SkipReason, utc_now
 
 __all__ = ["ScoringModel", "record_scores"]
 
@@ -33,6 +33,16 @@ def record_scores(
             continue
         for label, class_index in spec.labels.items():
             scores[row][label] = round(float(probabilities[class_index]), 6)
+
+
+def _letterless_labels(kind: PostKind) -> frozenset[Label]:
+    """The labels of the heads that score a text without letters in posts of `kind`."""
+    return frozenset(
+        label
+        for spec in HEADS
+        if spec.scores_letterless and (spec.kinds is None or kind in spec.kinds)
+        for label in spec.labels
+    )
 
 
 class ScoringModel(abc.ABC):
@@ -74,10 +84,21 @@ class ScoringModel(abc.ABC):
         thresholds = self.thresholds
         model_texts = [text_for_model(item.text) for item in batch]
         skipped = skip_reasons(batch, model_texts)
+        # Letterless texts are still scored by the heads for which they are a signal (review
+        # spam), and by no other head.
+        partial = {
+            i: labels
+            for i, reason in skipped.items()
+            if reason is SkipReason.NO_TEXT and (labels := _letterless_labels(batch[i].kind))
+        }
+        for i in partial:
+            del skipped[i]
         live = [i for i in range(len(batch)) if i not in skipped]
         scores: list[dict[Label, float]] = [{} for _ in batch]
         if live:
             self._score(batch, model_texts, live, scores)
+        for i, labels in partial.items():
+            scores[i] = {label: score for label, score in scores[i].items() if label in labels}
         results = []
         for i, item in enumerate(batch):
             reason = skipped.get(i)

@@ -147,3 +147,17 @@ def test_a_model_trained_without_vihos_shows_no_spans_and_leaves_none_behind(
     assert model.spans is None
     assert not (out / "spans.json").exists()
     assert BaselineModel.load(out).spans is None
+
+
+@pytest.mark.parametrize("text", [".", "t", "😂😂😂", "!!!"])
+def test_a_review_without_letters_is_scored_for_spam_and_nothing_else(
+    tiny_model: BaselineModel, text: str
+) -> None:
+    """Junk reviews are the spam signal (every letterless ViSpamReviews row is spam); the same
+    text as a comment is still declined, and no hostile head judges it."""
+    review = one(tiny_model, text, kind=PostKind.REVIEW)
+    assert review.skipped is None
+    assert set(review.scores) == {Label.SPAM}
+    comment = one(tiny_model, text, kind=PostKind.COMMENT)
+    assert comment.skipped is SkipReason.NO_TEXT
+    assert comment.scores == {}
