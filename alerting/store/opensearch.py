@@ -766,18 +766,21 @@ class OpenSearchStore(ClaimMethods):
             return []
         # No refresh: a lookup on every batch must stay cheap. What was stored in the last
         # refresh interval (1 s) is not found; the README says so.
+        # Exact matches first (boosted), then band matches oldest first: a template-heavy
+        # batch can share bands with more than `limit` posts, and an exact repeat must not be
+        # crowded out by near-misses the index will reject anyway.
         body = {
             "query": {
                 "bool": {
                     "should": [
-                        {"terms": {"content_hash": list(dict.fromkeys(hashes))}},
+                        {"terms": {"content_hash": list(dict.fromkeys(hashes)), "boost": 100}},
                         {"terms": {"dedup_bands": list(dict.fromkeys(b.hex() for b in bands))}},
                     ],
                     "minimum_should_match": 1,
                     "must_not": {"exists": {"field": "duplicate_kind"}},
                 }
             },
-            "sort": [{"collected_at": "asc"}, {"post_id": "asc"}],
+            "sort": [{"_score": "desc"}, {"collected_at": "asc"}, {"post_id": "asc"}],
             "size": limit,
             "_source": ["post_id", "content_hash", "signature", "cluster_id"],
         }

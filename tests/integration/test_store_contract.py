@@ -3,6 +3,7 @@ OpenSearch (the real server of `make stack-up`). Backend-specific checks live be
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from schemas import (
     Severity,
     utc_now,
 )
-from stream_jobs.dedup import DedupEntry, DedupIndex
+from stream_jobs.dedup import DedupEntry, DedupIndex, band_keys
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import StoreDedupLookup, stored_batch
 from tests.conftest import line
@@ -175,6 +176,29 @@ def test_a_second_worker_finds_the_first_workers_posts_through_the_store(
         ctx.classifier, DedupIndex(), ctx.policy, ctx.limits, ctx.pseudonym_key
     )  # without the lookup, the repeat of another worker's post was new: the finding this closes
     assert [p.raw.external_id for p in process_batch(batch, alone).posts] == ["near", "new"]
+
+
+def test_an_exact_repeat_is_found_even_when_many_posts_share_its_bands(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    """A template-heavy batch can share MinHash bands with more stored posts than one look-up
+    returns; exact matches come first, so they are never the ones cut off."""
+    base = HATE + " và những lời lẽ khác nữa trên mạng xã hội hôm nay"
+    stored = []
+    for i in range(6):  # near-duplicates of each other, each stored as a first sighting
+        alone = dataclasses.replace(ctx, dedup=DedupIndex())
+        text = base + f" lần {i}" if i else "Một bài hoàn toàn khác về giá vàng tăng mạnh sáng nay"
+        # the exact match is the newest: oldest-first alone would cut it off
+        when = "2026-11-29T10:00:00+07:00" if i == 0 else "2026-11-28T10:00:00+07:00"
+        record = line(external_id=f"c{i}", text=text, collected_at=when)
+        result = process_batch([InboundRecord(f"c:{i}", record)], alone)
+        store.write_batch(stored_batch(result))
+        stored.append(result)
+    exact = stored[0].posts[0]
+    bands = [b for r in stored[1:] for s in r.signatures.values() if s for b in band_keys(s)]
+    found = store.dedup_candidates([exact.content_hash], bands, limit=2)
+    assert found[0].post_id == exact.post_id
+    assert len(found) == 2
 
 
 def test_other_audit_entries_join_the_same_chain(store: AlertStore, ctx: PipelineContext) -> None:
