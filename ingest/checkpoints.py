@@ -58,6 +58,7 @@ class Checkpoint(BaseModel):
     quota_used: int = 0
     deferred: tuple[Deferral, ...] = ()
     _seen_set_cache: frozenset[str] | None = PrivateAttr(None)
+    _deferred_cache: dict[str, Deferral] | None = PrivateAttr(None)
 
     def has_seen(self, external_id: str) -> bool:
         return external_id in self._seen_set
@@ -69,7 +70,14 @@ class Checkpoint(BaseModel):
         return self._seen_set_cache
 
     def deferral(self, url: str) -> Deferral | None:
-        return next((d for d in self.deferred if d.url == url), None)
+        if self._deferred_cache is None:
+            self._deferred_cache = {d.url: d for d in self.deferred}
+        return self._deferred_cache.get(url)
+
+    def attempts(self, url: str) -> int:
+        """How often `url` has failed for good so far (0: never deferred)."""
+        deferral = self.deferral(url)
+        return deferral.attempts if deferral else 0
 
     def due(self, now: datetime) -> list[Deferral]:
         """Deferred URLs whose pause is over: to be tried again this round."""
@@ -108,7 +116,7 @@ class Checkpoint(BaseModel):
             update |= {"etag": etag, "last_modified": last_modified}
             if cursor is not None:
                 update["cursor"] = cursor
-        # A new instance, not model_copy: a copy would carry the old seen-set cache along.
+        # A new instance, not model_copy: a copy would carry the old caches along.
         return Checkpoint(**(dict(self) | update))
 
     def _deferred_after(
@@ -116,7 +124,7 @@ class Checkpoint(BaseModel):
     ) -> tuple[Deferral, ...]:
         kept = {d.url: d for d in self.deferred if d.url not in settled and d.url not in failed}
         for url, reason in failed.items():
-            attempts = (previous.attempts if (previous := self.deferral(url)) else 0) + 1
+            attempts = self.attempts(url) + 1
             pause = DEFERRAL_BASE * 2 ** (attempts - 1)
             kept[url] = Deferral(url=url, reason=reason, attempts=attempts, retry_at=now + pause)
         return tuple(kept.values())[-MAX_DEFERRED:]

@@ -40,7 +40,6 @@ __all__ = [
     "PipelineContext",
     "SharedDedup",
     "dead_letter",
-    "normalise",
     "process_batch",
 ]
 
@@ -143,14 +142,6 @@ def _judge(prepared: _Prepared, index: DedupIndex, now: datetime) -> NormalizedP
         duplicate_kind=verdict.kind,
         normalized_at=now,
     )
-
-
-def normalise(
-    raw: RawPost, index: DedupIndex, now: datetime
-) -> tuple[NormalizedPost, bytes | None]:
-    """Normalise text, detect language and look the post up in the dedup index."""
-    prepared = _prepare(raw, index)
-    return _judge(prepared, index, now), prepared.signature
 
 
 def _pull_shared(shared: SharedDedup, index: DedupIndex, batch: Sequence[_Prepared]) -> None:

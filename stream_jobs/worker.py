@@ -133,7 +133,6 @@ class GracefulWorker(faust.Worker):
         self._grace_s = grace_s
         self._shutdown_bound_s = shutdown_bound_s
         self._waiting: asyncio.Future[None] | None = None
-        self._watchdog: threading.Timer | None = None
 
     def _on_sigterm(self) -> None:
         if self._gate.stopping:
@@ -147,7 +146,7 @@ class GracefulWorker(faust.Worker):
             await asyncio.sleep(0.05)
         if self._gate.in_flight:
             _exit_unacknowledged("stopped while a batch was in flight", self._gate.in_flight)
-        self._watchdog = _exit_after(self._shutdown_bound_s)
+        _exit_after(self._shutdown_bound_s)
         self._schedule_shutdown(signal.SIGTERM)
 
 

@@ -107,10 +107,10 @@ def _canonical_times(db: sqlite3.Connection) -> None:
 # Steps that need Python, run inside the same transaction as the SQL of their version.
 _PYTHON_MIGRATIONS = {4: _canonical_times}
 
-# Indexes on columns that migrations add: created once the schema is current.
 # SQLite allows 32,766 host parameters; lookups go in chunks well under it.
 _PARAMS_PER_QUERY = 500
 
+# Indexes on columns that migrations add: created once the schema is current.
 _LATE_INDEXES = """
 CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_key ON dead_letters (letter_key);
 CREATE INDEX IF NOT EXISTS alerts_assignee ON alerts (assignee);

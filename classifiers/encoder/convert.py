@@ -32,6 +32,7 @@ __all__ = [
     "CARD_FILE",
     "ONNX_FP32",
     "ONNX_INT8",
+    "TOKENIZER_FILE",
     "build_tokenizer",
     "hf_state_dict",
     "write_encoder_folder",
@@ -153,6 +154,7 @@ def build_tokenizer(image: E5Image) -> Any:
 
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model.int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
 
 
 def write_encoder_folder(
@@ -167,7 +169,7 @@ def write_encoder_folder(
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(bert_config(image), indent=2), encoding="utf-8")
     save_file(hf_state_dict(image), str(out / "model.safetensors"), metadata={"format": "pt"})
-    build_tokenizer(image).save(str(out / "tokenizer.json"))
+    build_tokenizer(image).save(str(out / TOKENIZER_FILE))
     # PreTrainedTokenizerFast, not XLMRobertaTokenizer: with transformers 5 the latter
     # rebuilds its pipeline and drops the normaliser above.
     tokenizer_config = {
@@ -182,7 +184,7 @@ def write_encoder_folder(
         "mask_token": "<mask>" if image.pieces[-1] == "<mask>" else None,
     }
     (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2), "utf-8")
-    files = ["config.json", "model.safetensors", "tokenizer.json"]
+    files = ["config.json", "model.safetensors", TOKENIZER_FILE]
     if onnx:
         quantize_int8(write_onnx(image, out / ONNX_FP32), out / ONNX_INT8)
         files += [ONNX_FP32, ONNX_INT8]

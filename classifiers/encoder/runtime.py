@@ -17,14 +17,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from classifiers.encoder.convert import ONNX_FP32, ONNX_INT8
+from classifiers.encoder.convert import ONNX_FP32, ONNX_INT8, TOKENIZER_FILE
 from classifiers.exceptions import ModelNotFoundError
 
 __all__ = ["Backend", "SentenceEncoder"]
 
 Backend = Literal["onnx-int8", "onnx", "torch"]
 Kind = Literal["passage", "query"]
-_TOKENIZER = "tokenizer.json"
 
 
 class SentenceEncoder:
@@ -66,13 +65,13 @@ class SentenceEncoder:
         folder = Path(ref)
         if backend == "torch":
             return cls._load_torch(str(ref), threads, max_tokens, batch_tokens)
-        if not (folder / _TOKENIZER).is_file():
+        if not (folder / TOKENIZER_FILE).is_file():
             raise ModelNotFoundError(
                 f"no encoder at {folder}: build it with `canhbao models build-encoder`"
             )
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(folder / _TOKENIZER))
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         graph = folder / (ONNX_INT8 if backend == "onnx-int8" else ONNX_FP32)
         if not graph.is_file():
             raise ModelNotFoundError(

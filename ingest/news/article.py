@@ -21,7 +21,6 @@ The byline is cleaned: the site's name ("Dân Trí; Tri Túc" → "Tri Túc") an
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ import trafilatura
 from lxml.etree import ParserError
 from trafilatura.settings import use_config
 
+from classifiers.text import fold
 from ingest.dates import parse_datetime
 from ingest.exceptions import PayloadError
 from ingest.news.text import clean_text, html_to_text
@@ -200,9 +200,8 @@ def _listing_reason(html: str, body: str) -> str | None:
 
 
 def _fold(text: str) -> str:
-    """Lower case, without diacritics, spaces or punctuation: "Báo Dân trí" → "baodantri"."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed.lower() if c.isalnum() and c.isascii())
+    """`fold` without spaces or punctuation: "Báo Dân trí" → "baodantri"."""
+    return "".join(c for c in fold(text) if c.isalnum() and c.isascii())
 
 
 def _site_names(html: str, url: str) -> set[str]:

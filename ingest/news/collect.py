@@ -61,8 +61,7 @@ def _post(
 
 def _failed_for_good(checkpoint: Checkpoint, out: Collected, url: str, exc: FetchError) -> None:
     """Deferred with backoff; after `MAX_DEFERRALS` tries, a dead letter (and seen)."""
-    previous = checkpoint.deferral(url)
-    tries = (previous.attempts if previous else 0) + 1
+    tries = checkpoint.attempts(url) + 1
     if tries >= MAX_DEFERRALS:
         detail = f"{exc} (gave up after {tries} tries)"
         out.reject(Rejected(url, exc.reason, detail, None))
