@@ -94,10 +94,14 @@ def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None
         time.sleep(0.5)
 
 
+_READY = b"[^GracefulWorker]: Ready"
+
+
 class WorkerProcess:
     """One `canhbao worker`, its output appended to `log`."""
 
     def __init__(self, env: Mapping[str, str], log: Path, *extra: str) -> None:
+        self._path = log
         self._log: IO[bytes] = log.open("ab")
         argv = ["worker", "--batch-size", "32", "--within", "0.2", *extra]
         self.process = subprocess.Popen(  # noqa: S603 -- our own CLI, options from our code
@@ -120,9 +124,18 @@ class WorkerProcess:
             self._log.close()
         return code
 
+    def ready(self) -> bool:
+        """Faust has started it: its signal handlers are installed."""
+        return _READY in self._path.read_bytes()
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
-        """Signal it and wait; one that does not stop in time is killed (nothing is left
-        running past the caller), and the timeout is raised."""
+        """Signal it once it is ready and wait; one that does not stop in time is killed
+        (nothing is left running past the caller), and the timeout is raised. A worker just
+        restarted is still importing: a signal then meets Python's default handler (-15), not
+        the worker's shutdown, so it is given up to `timeout` to become ready first."""
+        deadline = time.monotonic() + timeout
+        while not self.ready() and self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=timeout)
