@@ -34,6 +34,7 @@ from alerting.store.base import (
     StoredBatch,
     checked_audit_key,
 )
+from classifiers.embedding import PostEmbedding
 from schemas import (
     Alert,
     AnalystDecision,
@@ -212,6 +213,9 @@ class AnchoredStore:
 
     def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
         return self.inner.posts_by_id(post_ids)
+
+    def embeddings(self, post_ids: Sequence[str]) -> dict[str, PostEmbedding]:
+        return self.inner.embeddings(post_ids)
 
     def processed(self, post_ids: Sequence[str]) -> list[Processed]:
         return self.inner.processed(post_ids)

@@ -135,23 +135,13 @@ def bench_classifier(
     passes: int = 3,
     workers: int = 1,
 ) -> dict[str, float]:
-    """The CPU model alone: every head over synthetic posts in batches (median of `passes`),
+    """The baseline alone: every head over synthetic posts in batches (median of `passes`),
     then one post at a time (p95 latency of `singles` calls); with `workers` > 1, the batch
-    throughput of that many processes too."""
-    model = load_classifier(settings)
+    throughput of that many processes too; then, side by side on the same texts, against a
+    plain scikit-learn n-gram pipeline (`bench_models.plain_ngram_pipeline`)."""
+    model = load_classifier(settings.model_copy(update={"classifier": "baseline"}))
     inputs = _classifier_inputs(list(synthetic_posts(posts)))
-    model.predict(inputs[:batch_size])  # warm-up: first-call allocations are not the rate
-    rates = []
-    for _ in range(passes):
-        started = time.perf_counter()
-        for start in range(0, len(inputs), batch_size):
-            model.predict(inputs[start : start + batch_size])
-        rates.append(len(inputs) / (time.perf_counter() - started))
-    latencies = []
-    for item in inputs[:singles]:
-        t0 = time.perf_counter()
-        model.predict([item])
-        latencies.append((time.perf_counter() - t0) * 1000)
+    rates, latencies = _rates(model, inputs, batch_size, singles, passes)
     print(
         f"model {model.name} {model.version}: {posts} posts, batches of {batch_size},"
         f" {passes} passes: {', '.join(f'{r:.0f}' for r in rates)} posts/s"
@@ -169,8 +159,84 @@ def bench_classifier(
         ]
         print(f"{workers} processes: {', '.join(f'{r:.0f}' for r in parallel)} posts/s")
         result["workers"] = float(workers)
+    ours, scoring, plain = _against_plain_sklearn(model, settings, posts, batch_size, passes)
     return result | {
         "posts_per_s": round(float(np.median(parallel)), 1),
         "p95_ms": round(float(np.percentile(latencies, 95)), 2),
+        "ngram_posts_per_s": round(ours, 1),
+        "ngram_scoring_posts_per_s": round(scoring, 1),
+        "plain_sklearn_posts_per_s": round(plain, 1),
+        "vs_plain_sklearn": round(ours / plain, 3),
+        "scoring_vs_plain_sklearn": round(scoring / plain, 3),
         "rss_mb": round(rss_mb(), 1),
     }
+
+
+def _rates(
+    model: Any, inputs: list[Any], batch_size: int, singles: int, passes: int
+) -> tuple[list[float], list[float]]:
+    """Batch throughputs (one per pass) and single-post latencies in ms."""
+    model.predict(inputs[:batch_size])  # warm-up: first-call allocations are not the rate
+    rates = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        for start in range(0, len(inputs), batch_size):
+            model.predict(inputs[start : start + batch_size])
+        rates.append(len(inputs) / (time.perf_counter() - started))
+    latencies = []
+    for item in inputs[:singles]:
+        t0 = time.perf_counter()
+        model.predict([item])
+        latencies.append((time.perf_counter() - t0) * 1000)
+    return rates, latencies
+
+
+def _against_plain_sklearn(
+    model: Any, settings: Settings, posts: int, batch_size: int, passes: int
+) -> tuple[float, float, float]:
+    """Median posts/s of `model.predict`, of its scoring alone (model text and every head's
+    probabilities: what the plain pipeline's `predict_proba` computes) and of the plain
+    pipeline, passes interleaved on the same texts and batches, so that the machine's drift
+    hits all alike."""
+    from canhbao.bench_models import benchmark_texts, plain_ngram_pipeline
+    from classifiers import ClassifierInput
+    from classifiers.text import detect_language, normalize_text, text_for_model
+
+    texts, labels, mix = benchmark_texts(settings.datasets_dir, min(posts, 20_000))
+    plain = plain_ngram_pipeline(texts, labels)
+    # What the classify stage is handed: normalised text, its language already detected.
+    normalised = [normalize_text(t) for t in texts]
+    inputs = [
+        ClassifierInput(f"{i:032x}", text, language=detect_language(text).code)
+        for i, text in enumerate(normalised)
+    ]
+    batches = [slice(s, s + batch_size) for s in range(0, len(texts), batch_size)]
+
+    def predict() -> None:
+        for b in batches:
+            model.predict(inputs[b])
+
+    def scores() -> None:
+        for b in batches:
+            model_texts = [text_for_model(item.text) for item in inputs[b]]
+            model.head_probabilities(inputs[b], model_texts, list(range(len(model_texts))))
+
+    def reference() -> None:
+        for b in batches:
+            plain(texts[b])
+
+    rates: dict[str, list[float]] = {"predict": [], "scores": [], "plain": []}
+    for _ in range(passes):
+        for name, run in (("predict", predict), ("scores", scores), ("plain", reference)):
+            started = time.perf_counter()
+            run()
+            rates[name].append(len(texts) / (time.perf_counter() - started))
+    ours, scoring, theirs = (float(np.median(rates[k])) for k in ("predict", "scores", "plain"))
+    print(
+        f"n-gram path vs plain scikit-learn (TF-IDF word 1-2 + char_wb 2-5, five LR heads,"
+        f" predict_proba) on {len(texts)} {mix} texts, batches of {batch_size}, median of"
+        f" {passes}: plain {theirs:.0f} posts/s; ours, scoring alone {scoring:.0f} posts/s"
+        f" (ratio {scoring / theirs:.2f}); ours, predict (screening, decisions, evidence,"
+        f" results) {ours:.0f} posts/s (ratio {ours / theirs:.2f})"
+    )
+    return ours, scoring, theirs

@@ -11,6 +11,7 @@ measured here in the same process and thread count.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import tempfile
@@ -29,7 +30,7 @@ from classifiers.base import ClassifierInput
 from classifiers.text import normalize_text, text_for_model
 from schemas import PostKind
 
-__all__ = ["LENGTH_MIX", "bench_phobert", "matmul_peak_flops"]
+__all__ = ["LENGTH_MIX", "bench_phobert", "flops_per_window", "matmul_peak_flops"]
 
 # (share of posts, words from, words to): what a monitored city feed is mostly made of —
 # comments, then page posts, then a few full articles (each several 256-token windows).
@@ -79,16 +80,19 @@ def matmul_peak_flops(int8: bool = False, size: int = 1024, repeats: int = 20) -
     """This machine's GEMM peak, fp32 or int8: the best of PyTorch's kernel (`matmul`,
     `_int_mm`) and ONNX Runtime's (`MatMul`, `MatMulInteger`), best of three runs each, with
     the current thread count. Libraries differ a lot here (on this AMD EPYC, ONNX Runtime's
-    fp32 GEMM is ~2× PyTorch's), so the peak is whichever kernel gets closest to the silicon."""
-    import torch
-
-    if int8:
+    fp32 GEMM is ~2× PyTorch's), so the peak is whichever kernel gets closest to the silicon.
+    Without torch (the light install), ONNX Runtime's alone."""
+    ops: list[Callable[[], object]] = []
+    torch: Any = None
+    with contextlib.suppress(ImportError):
+        import torch
+    if torch is not None and int8:
         a = torch.randint(-128, 127, (size, size), dtype=torch.int8)
         b = torch.randint(-128, 127, (size, size), dtype=torch.int8)
-        ops: list[Callable[[], object]] = [lambda: torch._int_mm(a, b)]
-    else:
+        ops.append(lambda: torch._int_mm(a, b))
+    elif torch is not None:
         x, y = torch.randn(size, size), torch.randn(size, size)
-        ops = [lambda: torch.matmul(x, y)]
+        ops.append(lambda: torch.matmul(x, y))
     ort_op = _ort_matmul(int8, size)
     if ort_op is not None:
         ops.append(ort_op)
@@ -135,7 +139,7 @@ def _prepare_model(directory: Path, build: bool, backend: str, texts: list[str])
         export_folder(directory)
 
 
-def _flops_per_window(length: int, config: Any) -> float:
+def flops_per_window(length: int, config: Any) -> float:
     """Forward FLOPs of one window: per layer, Q/K/V/O projections 8·L·h², feed-forward
     4·L·h·ff, attention scores and mixing 4·L²·h (a multiply-add counted as 2)."""
     h, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
@@ -177,7 +181,7 @@ def bench_phobert(
     ]
     windows = model.windows([text_for_model(t) for t in texts])
     lengths = [len(w) + 2 for _, w in windows]
-    useful = sum(_flops_per_window(n, config) for n in lengths)
+    useful = sum(flops_per_window(n, config) for n in lengths)
     model.predict(inputs[:batch_size])  # warm-up
     times = []
     for _ in range(passes):

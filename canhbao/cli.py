@@ -232,17 +232,28 @@ def topics(action: Annotated[str, typer.Argument(help="create | list")] = "creat
 
 @bench_app.command("pipeline")
 def bench_pipeline_cmd(
-    posts: Annotated[int, typer.Option(min=100)] = 20_000,
+    posts: Annotated[int, typer.Option(min=100, help="n-gram tier; the hybrid tier 1/10")] = 20_000,
     batch_size: Annotated[int, typer.Option(min=1)] = 256,
 ) -> None:
-    """Synthetic posts through the embedded pipeline with the baseline model."""
+    """Synthetic posts through the embedded pipeline, both tiers: the n-gram baseline without
+    embeddings, and (where built) the hybrid with the embed stage."""
     from canhbao.bench import bench_pipeline
 
+    settings = load_settings()
+    tiers = [("ngram", settings.model_copy(update={"classifier": "baseline", "embed": "off"}),
+              posts)]  # fmt: skip
+    if (settings.hybrid_dir / "hybrid.json").is_file():
+        hybrid = settings.model_copy(update={"classifier": "hybrid"})
+        tiers.append(("hybrid", hybrid, max(posts // 10, 100)))
+    line: dict[str, float] = {}
     try:
-        result = bench_pipeline(load_settings(), posts, batch_size)
+        for tier, tier_settings, count in tiers:
+            typer.echo(f"== tier {tier}: {count} posts")
+            result = bench_pipeline(tier_settings, count, batch_size)
+            line |= {f"{tier}_{k}": v for k, v in result.items() if k != "posts"}
     except CanhbaoError as exc:
         raise fail(exc) from exc
-    typer.echo(" ".join(f"{k}={v:g}" for k, v in result.items() if k != "posts"))
+    typer.echo(" ".join(f"{k}={v:g}" for k, v in line.items()))
 
 
 @bench_app.command("encoder")

@@ -88,6 +88,34 @@ def train_baseline_cmd(
     _print_heads(model.card["heads"])
 
 
+@train_app.command("hybrid")
+def train_hybrid_cmd(
+    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
+    baseline: Annotated[Path | None, typer.Option(help="trained baseline folder")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="encoder folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
+    max_tokens: Annotated[int, typer.Option(min=8, max=510, help="embedding budget")] = 128,
+) -> None:
+    """Mix sentence-embedding heads into the baseline's, per head where that wins on dev."""
+    from classifiers.hybrid import HybridOptions, train_hybrid
+
+    settings = load_settings()
+    out_dir = out or settings.hybrid_dir
+    try:
+        model = train_hybrid(
+            data or settings.datasets_dir,
+            baseline or settings.baseline_dir,
+            encoder or settings.encoder_dir,
+            out_dir,
+            HybridOptions(max_tokens=max_tokens),
+            progress=_echo_err,
+        )
+    except CanhbaoError as exc:
+        raise fail(exc) from exc
+    typer.echo(f"model {model.version} written to {out_dir}")
+    _print_heads(model.card["heads"])
+
+
 @train_app.command("phobert")
 def train_phobert_cmd(
     base: Annotated[
@@ -148,13 +176,26 @@ def phobert_export_cmd(
         typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.0f} MB)")
 
 
-def _load_model(directory: Path, backend: str) -> Classifier:
-    """The model in `directory`, whichever kind it is (PhoBERT folders have `phobert.json`)."""
+def _load_model(directory: Path, backend: str | None) -> Classifier:
+    """The model in `directory`, whichever kind it is (PhoBERT folders have `phobert.json`,
+    hybrid ones `hybrid.json`)."""
     from classifiers.baseline import BaselineModel
+    from classifiers.encoder.runtime import Backend
+    from classifiers.hybrid import HYBRID_CARD, HybridModel
     from classifiers.phobert.model import CARD_FILE, PhobertClassifier
 
     if (directory / CARD_FILE).is_file():
-        return PhobertClassifier.load(directory, backend=backend)
+        return PhobertClassifier.load(directory, backend=backend or "torch")
+    if (directory / HYBRID_CARD).is_file():
+        encoders: dict[str | None, Backend] = {
+            None: "onnx-int8",
+            "onnx-int8": "onnx-int8",
+            "onnx": "onnx",
+            "torch": "torch",
+        }
+        if backend not in encoders:
+            raise typer.BadParameter("the hybrid's encoder: onnx-int8 | onnx | torch")
+        return HybridModel.load(directory, encoders[backend])
     return BaselineModel.load(directory)
 
 
@@ -163,8 +204,16 @@ def eval_model(
         str, typer.Option(help="vihsd|victsd|reintel|viclickbait|vispamreviews|vihos")
     ],
     file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
-    model: Annotated[Path | None, typer.Option(help="model folder (baseline or PhoBERT)")] = None,
-    backend: Annotated[str, typer.Option(help=_BACKEND_HELP)] = "torch",
+    model: Annotated[
+        Path | None, typer.Option(help="model folder (baseline, hybrid or PhoBERT)")
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="PhoBERT: torch (default) | int8 | onnx | onnx-int8; hybrid's encoder:"
+            " onnx-int8 (default) | onnx | torch"
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a model on a labelled file; prints one JSON object."""
     from classifiers.evaluate import evaluate
@@ -185,15 +234,19 @@ def eval_model(
 
 
 def bench_classifier(
-    model: Annotated[str, typer.Option(help="baseline | phobert")] = "baseline",
-    posts: Annotated[int | None, typer.Option(min=50, help="default 20000; PhoBERT 512")] = None,
+    model: Annotated[str, typer.Option(help="baseline | hybrid | phobert")] = "baseline",
+    posts: Annotated[
+        int | None, typer.Option(min=50, help="default 20000; hybrid 2000; PhoBERT 512")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="posts per predict call")] = 256,
     workers: Annotated[int, typer.Option(min=1, help="baseline: processes")] = 2,
     backend: Annotated[str, typer.Option(help=_BACKEND_HELP)] = "onnx-int8",
     model_dir: Annotated[
         Path | None, typer.Option(help="PhoBERT folder; default: random PhoBERT-base shape")
     ] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="PhoBERT intra-op threads")] = None,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="PhoBERT / hybrid encoder intra-op threads")
+    ] = None,
 ) -> None:
     """One model on its own: batch throughput and single-post latency (final key=value line)."""
     try:
@@ -202,6 +255,11 @@ def bench_classifier(
 
             result = run_baseline(load_settings(), posts or 20_000, batch_size, workers=workers)
             label = "baseline"
+        elif model == "hybrid":
+            from canhbao.bench_models import bench_hybrid
+
+            result = bench_hybrid(load_settings(), posts or 2_000, batch_size, threads)
+            label = "hybrid"
         elif model == "phobert":
             require_extra("torch", "phobert")
             if backend.startswith("onnx"):
@@ -213,7 +271,7 @@ def bench_classifier(
             )
             label = f"phobert-{backend}"
         else:
-            raise typer.BadParameter("baseline or phobert", param_hint="--model")
+            raise typer.BadParameter("baseline, hybrid or phobert", param_hint="--model")
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(f"model={label} " + " ".join(f"{k}={v:g}" for k, v in result.items()))

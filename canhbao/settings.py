@@ -36,8 +36,23 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="baseline model; default DATA_DIR/models/baseline"
     )
-    classifier: Literal["baseline", "phobert"] = Field(
-        "baseline", description="the model the pipeline runs: fast CPU baseline, or PhoBERT"
+    classifier: Literal["auto", "baseline", "hybrid", "phobert"] = Field(
+        "auto",
+        description=(
+            "the model the pipeline runs: the n-gram baseline, the hybrid (baseline + sentence"
+            " embeddings), or PhoBERT; auto: the hybrid where it is built, else the baseline"
+        ),
+    )
+    embed: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "the embed stage (one sentence embedding per new post, stored for search): auto: on"
+            " where the encoder is built or the classifier reads embeddings"
+        ),
+    )
+    embed_max_tokens: int = Field(128, ge=8, le=510, description="embedding token budget")
+    encoder_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8", description="where the sentence encoder runs"
     )
     phobert_model: str | None = Field(
         None, description="PhoBERT model folder or hub id; default DATA_DIR/models/phobert"
@@ -125,6 +140,11 @@ class Settings(BaseSettings):
     def encoder_dir(self) -> Path:
         """The sentence encoder built by `canhbao models build-encoder`."""
         return self.data_dir / "models" / "encoder"
+
+    @property
+    def hybrid_dir(self) -> Path:
+        """The hybrid model built by `canhbao train hybrid`."""
+        return self.data_dir / "models" / "hybrid"
 
     @property
     def phobert_ref(self) -> str:

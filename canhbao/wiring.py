@@ -11,6 +11,10 @@ from alerting.store import AlertStore, SQLiteStore
 from canhbao.settings import Settings, load_audit_key, load_pseudonym_key
 from classifiers import Classifier
 from classifiers.baseline import BaselineModel
+from classifiers.embedding import Embedder
+from classifiers.encoder.convert import CARD_FILE as ENCODER_CARD
+from classifiers.encoder.runtime import SentenceEncoder
+from classifiers.hybrid.model import HYBRID_CARD, HybridModel
 from stream_jobs.dedup import DedupIndex
 from stream_jobs.parse import ParseLimits
 from stream_jobs.pipeline import PipelineContext
@@ -21,6 +25,7 @@ __all__ = [
     "audit_checkpoints",
     "build_context",
     "load_classifier",
+    "load_embedder",
     "open_accounts",
     "open_bare_store",
     "open_store",
@@ -40,7 +45,24 @@ def load_classifier(settings: Settings) -> Classifier:
         return PhobertClassifier.load(
             settings.phobert_ref, settings.phobert_backend, settings.phobert_threads
         )
+    hybrid_built = (settings.hybrid_dir / HYBRID_CARD).is_file()
+    if settings.classifier == "hybrid" or (settings.classifier == "auto" and hybrid_built):
+        return HybridModel.load(settings.hybrid_dir, settings.encoder_backend)
     return BaselineModel.load(settings.baseline_dir)
+
+
+def load_embedder(settings: Settings, classifier: Classifier) -> Embedder | None:
+    """The embed stage's encoder: the hybrid model's own (its vectors are what it was trained
+    on, and a post is encoded once), else the built encoder; None when the stage is off."""
+    if settings.embed == "off":
+        return None
+    if isinstance(classifier, HybridModel):
+        return classifier.encoder
+    if settings.embed == "auto" and not (settings.encoder_dir / ENCODER_CARD).is_file():
+        return None
+    return SentenceEncoder.load(
+        settings.encoder_dir, settings.encoder_backend, max_tokens=settings.embed_max_tokens
+    )
 
 
 def open_store(settings: Settings) -> AlertStore:
@@ -101,6 +123,7 @@ def topology(settings: Settings) -> Topology:
 
 def build_context(settings: Settings, classifier: Classifier) -> PipelineContext:
     return PipelineContext(
+        embedder=load_embedder(settings, classifier),
         classifier=classifier,
         dedup=DedupIndex(capacity=settings.dedup_capacity, min_jaccard=settings.dedup_min_jaccard),
         policy=RoutingPolicy(),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from classifiers.embedding import PostEmbedding
 from schemas import Classification, Engagement, PostKind
 
 __all__ = ["Classifier", "ClassifierInput"]
@@ -21,6 +22,9 @@ class ClassifierInput:
     engagement: Engagement = field(default_factory=Engagement)
     language: str | None = None  # from the pipeline's language check; detected when None
     kind: PostKind = PostKind.POST
+    # From the pipeline's embed stage (one pass per post); a model that reads embeddings makes
+    # its own where this is None or another encoder's.
+    embedding: PostEmbedding | None = None
 
 
 @runtime_checkable

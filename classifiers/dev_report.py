@@ -13,6 +13,7 @@ from classifiers.metrics import (
     choose_threshold,
     classification_report,
     crossfit_decisions,
+    expected_precision,
     fit_decision_offsets,
 )
 from schemas import Label
@@ -29,8 +30,10 @@ def dev_evaluation(
     at_threshold = {}
     for label, class_index in spec.labels.items():
         truth = (y_dev == class_index).astype(np.int64)
-        threshold, numbers = choose_threshold(truth, proba[:, class_index], target_precision)
+        score = proba[:, class_index]
+        threshold, numbers = choose_threshold(truth, score, target_precision)
         thresholds[label] = threshold  # unrounded: a rounded cut can flip decisions
+        numbers["expected"] = expected_precision(truth, score, target_precision, seed)
         at_threshold[label.value] = numbers
     offsets, _ = fit_decision_offsets(proba, y_dev)
     crossfit = crossfit_decisions(proba, y_dev, seed)

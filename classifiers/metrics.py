@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.metrics import roc_auc_score as _roc_auc
 
@@ -16,7 +17,9 @@ __all__ = [
     "crossfit_decisions",
     "decide",
     "expected_calibration_error",
+    "expected_precision",
     "fit_decision_offsets",
+    "wilson_interval",
 ]
 
 
@@ -67,11 +70,34 @@ def classification_report(
     return report
 
 
+def _wilson(hits: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    p = hits / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    denominator = 1 + z * z / n
+    return (centre - spread) / denominator, (centre + spread) / denominator
+
+
+def wilson_interval(hits: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion `hits / n` at normal quantile `z`."""
+    if n == 0:
+        return 0.0, 1.0
+    low, high = _wilson(np.array(hits, dtype=np.float64), np.array(n, dtype=np.float64), z)
+    return float(low), float(high)
+
+
+def _z(confidence: float) -> float:
+    return float(norm.ppf(confidence))
+
+
 def choose_threshold(
-    y_true: np.ndarray, score: np.ndarray, target_precision: float
-) -> tuple[float, dict[str, float]]:
-    """The lowest threshold whose precision reaches `target_precision` (most recall at that
-    precision); if none does, the threshold with the best F1. Returns it with its dev numbers."""
+    y_true: np.ndarray, score: np.ndarray, target_precision: float, confidence: float = 0.95
+) -> tuple[float, dict[str, Any]]:
+    """The lowest threshold whose precision is at least `target_precision` with `confidence`
+    (one-sided Wilson lower bound), i.e. the most recall at a precision that should hold on
+    data that did not choose it; if none qualifies, the threshold with the best F1. The plain
+    dev precision at the lowest qualifying cut overstates what unseen data gets: among many
+    candidate cuts the one chosen is the luckiest. Returns it with its dev numbers."""
     order = np.argsort(-score)
     sorted_scores = score[order]
     hits = np.cumsum(y_true[order] == 1)
@@ -80,17 +106,49 @@ def choose_threshold(
     precision = hits / flagged
     recall = hits / positives
     f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall + 1e-12), 0)
+    lower, _ = _wilson(hits.astype(np.float64), flagged.astype(np.float64), _z(confidence))
     # Only cut between distinct scores, so ties are all in or all out.
     distinct = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
-    ok = np.flatnonzero(distinct & (precision >= target_precision) & (hits >= 5))
+    ok = np.flatnonzero(distinct & (lower >= target_precision) & (hits >= 5))
     k = int(ok[-1]) if ok.size else int(np.flatnonzero(distinct)[np.argmax(f1[distinct])])
     threshold = float(sorted_scores[k])
     return threshold, {
         "threshold": round(threshold, 6),
         "precision": round(float(precision[k]), 4),
+        "precision_lower_bound": round(float(lower[k]), 4),
+        "confidence": confidence,
         "recall": round(float(recall[k]), 4),
         "f1": round(float(f1[k]), 4),
+        "flagged": int(flagged[k]),
         "met_target_precision": bool(ok.size),
+    }
+
+
+def expected_precision(
+    y_true: np.ndarray,
+    score: np.ndarray,
+    target_precision: float,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """What the threshold rule delivers on rows that did not choose its threshold: two-fold
+    cross-fitting on dev (choose on one half, count on the other, both ways), pooled, with a
+    95% Wilson interval. This is the precision an analyst should expect, not the dev one."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(y_true))
+    halves = (order[: len(order) // 2], order[len(order) // 2 :])
+    hits = flagged = 0
+    for choose, count in (halves, halves[::-1]):
+        threshold, _ = choose_threshold(y_true[choose], score[choose], target_precision, confidence)
+        chosen = score[count] >= threshold
+        flagged += int(chosen.sum())
+        hits += int((y_true[count][chosen] == 1).sum())
+    low, high = wilson_interval(hits, flagged, _z(0.975))
+    return {
+        "precision": round(hits / flagged, 4) if flagged else None,
+        "interval_95": [round(low, 4), round(high, 4)],
+        "flagged": flagged,
+        "method": "two-fold cross-fitting on dev",
     }
 
 

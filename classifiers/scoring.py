@@ -79,6 +79,12 @@ class ScoringModel(abc.ABC):
     def _evidence(self, text: str, model_text: str, labels: list[Label]) -> list[Evidence]:
         return []
 
+    def _evidence_batch(
+        self, texts: list[str], model_texts: list[str], labels: list[list[Label]]
+    ) -> list[list[Evidence]]:
+        """Evidence for several posts at once (a model may share work across them)."""
+        return [self._evidence(*args) for args in zip(texts, model_texts, labels, strict=True)]
+
     def predict(self, batch: Sequence[ClassifierInput]) -> list[Classification]:
         now = utc_now()
         thresholds = self.thresholds
@@ -99,11 +105,19 @@ class ScoringModel(abc.ABC):
             self._score(batch, model_texts, live, scores)
         for i, labels in partial.items():
             scores[i] = {label: score for label, score in scores[i].items() if label in labels}
+        decided = [
+            [label for label, score in row.items() if score >= thresholds[label]] for row in scores
+        ]
+        explained = [i for i in range(len(batch)) if decided[i] and i not in skipped]
+        found = self._evidence_batch(
+            [batch[i].text for i in explained],
+            [model_texts[i] for i in explained],
+            [decided[i] for i in explained],
+        )
+        evidence_of = dict(zip(explained, found, strict=True))
         results = []
         for i, item in enumerate(batch):
             reason = skipped.get(i)
-            decided = [label for label, score in scores[i].items() if score >= thresholds[label]]
-            evidence = self._evidence(item.text, model_texts[i], decided) if reason is None else []
             results.append(
                 Classification(
                     post_id=item.post_id,
@@ -111,8 +125,8 @@ class ScoringModel(abc.ABC):
                     model_version=self.version,
                     scores=scores[i],
                     thresholds=thresholds,
-                    labels=decided,
-                    evidence=evidence,
+                    labels=decided[i],
+                    evidence=evidence_of.get(i, []),
                     skipped=reason,
                     classified_at=now,
                 )

@@ -1,4 +1,5 @@
-"""The pipeline as plain functions: parse → normalise → language → dedup → classify → route.
+"""The pipeline as plain functions: parse → normalise → language → dedup → embed → classify →
+route.
 
 `process_batch` is the single implementation both runners call: the embedded runner with records
 from a file through the in-process queue, the stream worker with records from Kafka. It does no
@@ -8,17 +9,22 @@ Duplicates are judged against `ctx.dedup`, this process's index. Where several w
 one store, `ctx.shared_dedup` looks up, once per batch, what the others stored that matches
 this batch's misses (same content hash, or a shared MinHash band); the matches join the index
 before any record is judged, so a repeat of another worker's post is a repeat here too.
+
+New posts are embedded once (`ctx.embedder`, when set): the vector goes to the classifier with
+the post and to the store in `BatchResult.embeddings`; duplicates are not embedded (their first
+sighting was).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from classifiers import Classifier, ClassifierInput
+from classifiers.embedding import Embedder, PostEmbedding, post_passage
 from classifiers.text import detect_language, fold, normalize_text
 from schemas import (
     Alert,
@@ -69,6 +75,7 @@ class PipelineContext:
     # Set by a stream worker (several share the store); None in the embedded runner, the only
     # writer of its store, whose index already holds everything stored.
     shared_dedup: SharedDedup | None = None
+    embedder: Embedder | None = None  # None: posts are not embedded
 
 
 @dataclass
@@ -79,6 +86,7 @@ class BatchResult:
     alerts: list[Alert] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     signatures: dict[str, bytes | None] = field(default_factory=dict)
+    embeddings: dict[str, PostEmbedding] = field(default_factory=dict)
 
     @property
     def accounted(self) -> int:
@@ -160,26 +168,40 @@ def _processing_error(stage: str, exc: Exception) -> RejectedRecord:
     )
 
 
-def _classify(
-    posts: list[NormalizedPost], ctx: PipelineContext
-) -> tuple[list[Classification], list[int]]:
-    """Classify in one batch; if the batch fails, isolate the records that fail alone."""
-    inputs = [
-        ClassifierInput(p.post_id, p.text, p.title, p.raw.engagement, p.language, p.raw.kind)
-        for p in posts
-    ]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _isolating(
+    stage: str, fn: Callable[[list[T]], Sequence[R]], items: list[T]
+) -> tuple[list[R], list[int]]:
+    """`fn` over the whole batch; if that fails, item by item, so that one record a model
+    cannot take costs that record (returned by index), not the batch."""
     try:
-        return ctx.classifier.predict(inputs), []
+        return list(fn(items)), []
     except Exception:
-        log.exception("batch classification failed; retrying record by record")
-    results, failed = [], []
-    for i, item in enumerate(inputs):
+        log.exception("%s failed on the batch; retrying record by record", stage)
+    results: list[R] = []
+    failed = []
+    for i, item in enumerate(items):
         try:
-            results.extend(ctx.classifier.predict([item]))
+            results.extend(fn([item]))
         except Exception:
-            log.exception("classification failed for post %s", item.post_id)
+            log.exception("%s failed on one record", stage)
             failed.append(i)
     return results, failed
+
+
+def _embed(posts: list[NormalizedPost], embedder: Embedder) -> list[PostEmbedding]:
+    vectors = embedder.embed([post_passage(p.title, p.text) for p in posts])
+    return [PostEmbedding(embedder.name, vector) for vector in vectors]
+
+
+def _classifier_input(post: NormalizedPost, embedding: PostEmbedding | None) -> ClassifierInput:
+    raw = post.raw
+    return ClassifierInput(
+        post.post_id, post.text, post.title, raw.engagement, post.language, raw.kind, embedding
+    )
 
 
 def process_batch(
@@ -219,21 +241,45 @@ def process_batch(
         fresh.append((record, post))
     if not fresh:
         return out
-    classifications, failed = _classify([p for _, p in fresh], ctx)
-    for i in failed:
-        record, post = fresh[i]
-        ctx.dedup.discard(post.post_id)  # a replay of the dead letter must not look like a repeat
-        del out.signatures[post.post_id]
-        error = RejectedRecord(
-            RejectReason.PROCESSING_ERROR, "classifier failed on this record", stage="classify"
-        )
-        out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
-    failed_set = set(failed)
-    kept = [post for i, (_, post) in enumerate(fresh) if i not in failed_set]
-    for post, result in zip(kept, classifications, strict=True):
+    embeddings: list[PostEmbedding | None] = [None] * len(fresh)
+    if ctx.embedder is not None:
+        embedder = ctx.embedder
+        found, failed = _isolating("embed", lambda posts: _embed(posts, embedder),
+                                   [post for _, post in fresh])  # fmt: skip
+        fresh = _drop_failed(fresh, failed, "embed", ctx, out, now)
+        embeddings = list(found)
+        out.embeddings = {post.post_id: e for (_, post), e in zip(fresh, found, strict=True)}
+    inputs = [_classifier_input(post, e) for (_, post), e in zip(fresh, embeddings, strict=True)]
+    classifications, failed = _isolating("classify", ctx.classifier.predict, inputs)
+    fresh = _drop_failed(fresh, failed, "classify", ctx, out, now)
+    for (_, post), result in zip(fresh, classifications, strict=True):
         out.posts.append(post)
         out.classifications.append(result)
         alert = route(post, result, ctx.policy, now)
         if alert is not None:
             out.alerts.append(alert)
     return out
+
+
+def _drop_failed(
+    fresh: list[tuple[InboundRecord, NormalizedPost]],
+    failed: list[int],
+    stage: str,
+    ctx: PipelineContext,
+    out: BatchResult,
+    now: datetime,
+) -> list[tuple[InboundRecord, NormalizedPost]]:
+    """`fresh` without the records a stage failed on; those go to the dead letters."""
+    if not failed:
+        return fresh
+    for i in failed:
+        record, post = fresh[i]
+        ctx.dedup.discard(post.post_id)  # a replay of the dead letter must not look like a repeat
+        del out.signatures[post.post_id]
+        out.embeddings.pop(post.post_id, None)
+        error = RejectedRecord(
+            RejectReason.PROCESSING_ERROR, f"{stage} failed on this record", stage=stage
+        )
+        out.dead_letters.append(dead_letter(record, error, now, ctx.pseudonym_key))
+    dropped = set(failed)
+    return [item for i, item in enumerate(fresh) if i not in dropped]

@@ -80,6 +80,7 @@ def stored_batch(result: BatchResult) -> StoredBatch:
         result.alerts,
         result.dead_letters,
         result.signatures,
+        result.embeddings,
     )
 
 

@@ -14,6 +14,7 @@ __all__ = ["RunSummary"]
 class RunSummary:
     posts_in: int = 0
     processed: int = 0
+    embedded: int = 0  # new posts given a sentence embedding (0 with the embed stage off)
     duplicates: Counter[str] = field(default_factory=Counter)
     dead_letters: Counter[str] = field(default_factory=Counter)
     unclassified: Counter[str] = field(default_factory=Counter)
@@ -25,6 +26,7 @@ class RunSummary:
     def add(self, result: BatchResult, records: int, new_alerts: int) -> None:
         self.posts_in += records
         self.processed += len(result.posts)
+        self.embedded += len(result.embeddings)
         self.duplicates.update(
             p.duplicate_kind.value for p in result.duplicates if p.duplicate_kind
         )
@@ -48,6 +50,7 @@ class RunSummary:
         return {
             "posts_in": self.posts_in,
             "processed": self.processed,
+            "embedded": self.embedded,
             "duplicates": dict(self.duplicates),
             "dead_letters": dict(self.dead_letters),
             "unclassified": dict(self.unclassified),
@@ -63,6 +66,8 @@ class RunSummary:
         rows.append(("processed (new, classified)", str(self.processed)))
         for reason, n in sorted(self.unclassified.items()):
             rows.append((f"  of which unclassified: {reason}", str(n)))
+        if self.embedded:
+            rows.append(("  of which embedded (vector stored)", str(self.embedded)))
         rows.append(("duplicates", str(sum(self.duplicates.values()))))
         rows += [(f"  {kind}", str(n)) for kind, n in sorted(self.duplicates.items())]
         rows.append(("rejected (dead letters)", str(self.rejected)))

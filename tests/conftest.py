@@ -303,6 +303,20 @@ def tiny_phobert_dir(
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A multilingual-e5-shaped encoder folder (2 layers, hidden 32, random weights) converted
+    from a tiny E5S1 image by the real build code, ONNX graphs included."""
+    from classifiers.encoder.convert import write_encoder_folder
+    from classifiers.encoder.e5s1 import read_e5s1
+    from tests.unit.encoder.tiny_image import write_tiny_e5s1
+
+    root = tmp_path_factory.mktemp("tiny-encoder")
+    write_tiny_e5s1(root / "tiny.bin")
+    write_encoder_folder(read_e5s1(root / "tiny.bin"), root / "encoder", {"sha256": "0" * 64})
+    return root / "encoder"
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     db = SQLiteStore(tmp_path / "store.db", audit_key=AUDIT_KEY)

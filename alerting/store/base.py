@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from alerting.exceptions import AuditTampered, StoreError
+from classifiers.embedding import PostEmbedding
 from schemas import (
     MIN_KEY_BYTES,
     Alert,
@@ -77,6 +78,7 @@ class StoredBatch:
     alerts: Sequence[Alert] = ()
     dead_letters: Sequence[DeadLetter] = ()
     signatures: dict[str, bytes | None] = field(default_factory=dict)
+    embeddings: Mapping[str, PostEmbedding] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,9 @@ class AlertStore(Protocol):
     def posts_by_id(self, post_ids: Sequence[str]) -> dict[str, NormalizedPost]:
         """The posts with these ids (those that exist), in one round trip: the queue shows
         each alert's text without one request per row."""
+
+    def embeddings(self, post_ids: Sequence[str]) -> dict[str, PostEmbedding]:
+        """The stored embeddings of these posts (those that have one), in one round trip."""
 
     def processed(self, post_ids: Sequence[str]) -> list[Processed]:
         """The stored posts with these ids, each with its classification and alert (if any),

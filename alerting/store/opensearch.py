@@ -48,6 +48,7 @@ from alerting.store.decisions import (
     created_audit,
 )
 from alerting.store.search_schema import INDEX_SETTINGS, MAPPINGS
+from classifiers.embedding import PostEmbedding
 from schemas import (
     GENESIS_HASH,
     Alert,
@@ -124,6 +125,15 @@ def _chained(key: bytes, seq: int, prev: str, entries: Sequence[_Entry]) -> list
 
 def _created_entry(alert: Alert) -> _Entry:
     return _Entry(**created_audit(alert))
+
+
+def _embedding_fields(embedding: PostEmbedding | None) -> dict[str, Any]:
+    if embedding is None:
+        return {}
+    return {
+        "embedding": base64.b64encode(embedding.to_bytes()).decode(),
+        "embedding_model": embedding.model,
+    }
 
 
 def _with_documents(fields: dict[str, Any], **models: BaseModel | None) -> str:
@@ -420,6 +430,7 @@ class OpenSearchStore(ClaimMethods):
                         "dedup_bands": [b.hex() for b in band_keys(signature)]
                         if signature and post.duplicate_kind is None
                         else [],
+                        **_embedding_fields(batch.embeddings.get(post.post_id)),
                     },
                     record=post,
                     classification=result,
@@ -559,6 +570,24 @@ class OpenSearchStore(ClaimMethods):
             doc["_id"]: NormalizedPost.model_validate_json(json.dumps(doc["_source"]["record"]))
             for doc in found["docs"]
             if doc.get("found")
+        }
+
+    def embeddings(self, post_ids: Sequence[str]) -> dict[str, PostEmbedding]:
+        if not post_ids:
+            return {}
+        found = self._call(
+            "embedding read",
+            self._client.mget,
+            index=self.index["posts"],
+            body={"ids": list(dict.fromkeys(post_ids))},
+            _source_includes=["embedding", "embedding_model"],
+        )
+        return {
+            doc["_id"]: PostEmbedding.from_bytes(
+                doc["_source"]["embedding_model"], base64.b64decode(doc["_source"]["embedding"])
+            )
+            for doc in found["docs"]
+            if doc.get("found") and doc["_source"].get("embedding")
         }
 
     def processed(self, post_ids: Sequence[str]) -> list[Processed]:

@@ -52,6 +52,9 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "labels": _KEYWORD,
             "signature": {"type": "binary"},
             "dedup_bands": _KEYWORD,  # hex MinHash bands: another worker's lookup on a miss
+            # The embed stage's vector (float16 bytes) and its encoder; kept, not yet searched.
+            "embedding": {"type": "binary"},
+            "embedding_model": _KEYWORD,
             "record": _STORED_ONLY,
             "classification": _STORED_ONLY,
         },

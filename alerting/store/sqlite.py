@@ -36,6 +36,7 @@ from alerting.store.decisions import (
     check_decidable,
     created_audit,
 )
+from classifiers.embedding import PostEmbedding
 from classifiers.text import fold, normalize_text
 from schemas import (
     GENESIS_HASH,
@@ -140,6 +141,13 @@ CREATE TABLE IF NOT EXISTS post_bands (
     post_id TEXT NOT NULL,
     PRIMARY KEY (band, post_id)
 ) WITHOUT ROWID;
+
+-- One sentence embedding per first sighting (the pipeline's embed stage), float16 bytes.
+CREATE TABLE IF NOT EXISTS post_embeddings (
+    post_id TEXT PRIMARY KEY REFERENCES posts (post_id),
+    model TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS classifications (
     post_id TEXT PRIMARY KEY REFERENCES posts (post_id),
@@ -401,6 +409,13 @@ class SQLiteStore(ClaimMethods):
                         "INSERT OR IGNORE INTO post_bands (band, post_id) VALUES (?, ?)",
                         [(band, post.post_id) for band in band_keys(signature)],
                     )
+                embedding = batch.embeddings.get(post.post_id)
+                if embedding is not None:
+                    cur.execute(
+                        "INSERT OR IGNORE INTO post_embeddings (post_id, model, vector)"
+                        " VALUES (?, ?, ?)",
+                        (post.post_id, embedding.model, embedding.to_bytes()),
+                    )
             for result in batch.classifications:
                 cur.execute(
                     "INSERT OR IGNORE INTO classifications (post_id, model_version, skipped,"
@@ -547,6 +562,21 @@ class SQLiteStore(ClaimMethods):
             list(post_ids),
         )
         return {r[0]: NormalizedPost.model_validate_json(r[1]) for r in rows}
+
+    def embeddings(self, post_ids: Sequence[str]) -> dict[str, PostEmbedding]:
+        found: dict[str, PostEmbedding] = {}
+        ids = list(dict.fromkeys(post_ids))
+        for start in range(0, len(ids), _PARAMS_PER_QUERY):
+            chunk = ids[start : start + _PARAMS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT post_id, model, vector FROM post_embeddings"  # noqa: S608 (marks only)
+                f" WHERE post_id IN ({marks})",
+                chunk,
+            )
+            for post_id, model, vector in rows:
+                found[post_id] = PostEmbedding.from_bytes(model, vector)
+        return found
 
     def processed(self, post_ids: Sequence[str]) -> list[Processed]:
         if not post_ids:

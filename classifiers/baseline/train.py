@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
-from classifiers.baseline.features import FeatureConfig, Featurizer
+from classifiers.baseline.features import HASHING, FeatureConfig, Featurizer
 from classifiers.baseline.meta import meta_features
 from classifiers.baseline.model import MODEL_NAME, BaselineModel, LinearHead
 from classifiers.baseline.spans import train_span_model
@@ -210,7 +210,7 @@ def train_baseline(
         progress(f"span model: dev char-F1 {spans.card['dev']['char_f1']:.4f}")
     # The version changes with any training data, the span model's included.
     fingerprint = hashlib.sha256(
-        json.dumps([hashes, opts.features.to_dict(), opts.seed], sort_keys=True).encode()
+        json.dumps([hashes, opts.features.to_dict(), HASHING, opts.seed], sort_keys=True).encode()
     ).hexdigest()[:10]
     card = {
         "model": MODEL_NAME,
@@ -219,6 +219,7 @@ def train_baseline(
         "seed": opts.seed,
         "target_precision": opts.target_precision,
         "features": opts.features.to_dict(),
+        "hashing": HASHING,
         "data": hashes,
         "heads": head_cards,
         "training_seconds": round(time.perf_counter() - started, 1),

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from classifiers.encoder.convert import ONNX_FP32, ONNX_INT8, TOKENIZER_FILE
+from classifiers.encoder.convert import CARD_FILE, ONNX_FP32, ONNX_INT8, TOKENIZER_FILE
 from classifiers.exceptions import ModelNotFoundError
 
 __all__ = ["Backend", "SentenceEncoder"]
@@ -32,6 +32,7 @@ class SentenceEncoder:
         tokenizer: Any,
         run: Any,
         *,
+        name: str,
         bos: int,
         eos: int,
         pad: int,
@@ -43,12 +44,20 @@ class SentenceEncoder:
     ) -> None:
         self._tokenizer = tokenizer
         self._run = run  # (ids [B, T] int64, mask [B, T] int64) → [B, dim] float32
+        self._name = name
         self._bos, self._eos, self._pad = bos, eos, pad
         self.dim = dim
         self.backend = backend
         self.max_positions = max_positions  # the model's limit, `<s>` and `</s>` included
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
+
+    @property
+    def name(self) -> str:
+        """Whose vectors these are: the model, its weights' source and the token budget
+        (`PostEmbedding.model`). The backend is left out: int8 and fp32 vectors of the same
+        weights agree to cosine 0.995 and may be compared."""
+        return f"{self._name}/t{self.max_tokens}"
 
     @classmethod
     def load(
@@ -90,7 +99,8 @@ class SentenceEncoder:
             (embedding,) = session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
             return np.asarray(embedding, dtype=np.float32)
 
-        return cls(tokenizer, run, **_specials(tokenizer), dim=dim, backend=backend,
+        return cls(tokenizer, run, name=_folder_name(folder), **_specials(tokenizer), dim=dim,
+                   backend=backend,
                    max_positions=int(config["max_position_embeddings"]),
                    max_tokens=max_tokens, batch_tokens=batch_tokens)  # fmt: skip
 
@@ -116,7 +126,8 @@ class SentenceEncoder:
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1).numpy().astype(np.float32)
 
-        return cls(fast.backend_tokenizer, run, **_specials(fast.backend_tokenizer),
+        name = _folder_name(Path(ref)) if Path(ref).is_dir() else ref
+        return cls(fast.backend_tokenizer, run, name=name, **_specials(fast.backend_tokenizer),
                    dim=int(model.config.hidden_size), backend="torch",
                    max_positions=int(model.config.max_position_embeddings),
                    max_tokens=max_tokens, batch_tokens=batch_tokens)  # fmt: skip
@@ -162,6 +173,16 @@ class SentenceEncoder:
             out[rows] = self._run(batch, mask)
             start = end
         return out
+
+
+def _folder_name(folder: Path) -> str:
+    """`name@sha256-prefix` of the weights' source from the folder's card; the folder's name
+    where it has none (a folder saved by transformers)."""
+    card = folder / CARD_FILE
+    if not card.is_file():
+        return folder.name
+    built = json.loads(card.read_text(encoding="utf-8"))
+    return f"{built['name']}@{str(built['source'].get('sha256', ''))[:12]}"
 
 
 def _encodable(text: str) -> str:

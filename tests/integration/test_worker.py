@@ -418,3 +418,39 @@ def test_partitions_that_move_bring_their_posts_into_the_dedup_index(
     )["count"]
     assert exact == len(texts)  # every repeat caught; none classified as new
     assert count(store, "alerts") == 0  # the originals were stored without alerts; no new ones
+
+
+def test_a_worker_embeds_each_new_post_as_the_embedded_run_does(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tiny_encoder_dir: Path, ctx: PipelineContext, tmp_path: Path,
+) -> None:  # fmt: skip
+    import dataclasses
+    import shutil
+
+    from classifiers.encoder.runtime import SentenceEncoder
+    from stream_jobs.pipeline import InboundRecord, process_batch
+
+    # an encoder in the worker's data dir: the embed stage turns on by itself (auto)
+    shutil.copytree(tiny_encoder_dir, Path(worker_env["CANHBAO_DATA_DIR"]) / "models" / "encoder")
+    topology = Topology(prefix=unique, partitions=3)
+    records = [line(external_id=f"h{i}", text=t) for i, t in enumerate(HOSTILE)]
+    records += [line(external_id=f"c{i}", text=t) for i, t in enumerate(CLEAN)]
+    records += [line(external_id="again", text=HOSTILE[0].upper())]  # an exact repeat
+    encoder = SentenceEncoder.load(tiny_encoder_dir)
+    embedded = process_batch(
+        [InboundRecord(f"r:{i}", r) for i, r in enumerate(records)],
+        dataclasses.replace(ctx, embedder=encoder),
+    )
+    worker = Worker(worker_env, tmp_path / "worker.log")
+    try:
+        produce(kafka_bootstrap, topology.raw, records)
+        store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+        wait_for(lambda: count(store, "posts") == len(records), what="every sighting stored")
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+    stored = store.embeddings([p.post_id for p in [*embedded.posts, *embedded.duplicates]])
+    assert set(stored) == set(embedded.embeddings)  # the first sightings, each once
+    for post_id, vector in embedded.embeddings.items():
+        assert stored[post_id].model == encoder.name
+        # int8 activations are quantised per batch: other batches, nearly the same vector
+        assert float(stored[post_id].vector @ vector.vector) > 0.99

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classifiers import ClassifierInput, ModelNotFoundError
 from classifiers.baseline import BaselineModel, Featurizer, train_baseline
@@ -90,12 +92,37 @@ def test_evidence_points_at_the_words_that_drove_the_label(tiny_model: BaselineM
         assert text[e.start : e.end].lower() == e.text
 
 
-def test_word_column_matches_hashing_vectorizer(tiny_model: BaselineModel) -> None:
+def test_word_columns_are_those_the_featurizer_counts(tiny_model: BaselineModel) -> None:
     featurizer: Featurizer = tiny_model.featurizer
     counts = featurizer.counts(["xin chào"])
     word_columns = {c for c in counts.indices if c < 2**featurizer.config.word_bits}
-    expected = {featurizer.word_column(g) for g in ("xin", "chào", "xin chào")}
-    assert word_columns == expected
+    assert word_columns == set(featurizer.word_columns(["xin", "chào", "xin chào"]).tolist())
+
+
+_TEXTS = st.lists(
+    st.sampled_from(["ngu", "vãi", "đồ", "chó", "a", "😡", "!!", "<url>", "xin chào", "\u0300"]),
+    max_size=10,
+).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXTS, min_size=1, max_size=6))
+def test_the_featurizer_counts_every_ngram_and_each_text_alone(texts: list[str]) -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from classifiers.baseline.features import FeatureConfig, word_ngrams
+    from classifiers.text import fold
+
+    featurizer = Featurizer(FeatureConfig())
+    counts = featurizer.counts(texts)
+    chars = CountVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False)
+    for i, text in enumerate(texts):
+        # as many n-grams as scikit-learn's analyzers make (columns may collide, counts add up)
+        expected = len(word_ngrams(text)) + len(chars.build_analyzer()(fold(text)))
+        assert counts[i].sum() == expected
+        # a text's row does not depend on the batch it came in
+        alone = featurizer.counts([text])
+        assert (alone != counts[i]).nnz == 0
 
 
 def test_evaluate_reports_the_contract(tiny_model: BaselineModel, tiny_data: Path) -> None:
@@ -161,3 +188,34 @@ def test_a_review_without_letters_is_scored_for_spam_and_nothing_else(
     comment = one(tiny_model, text, kind=PostKind.COMMENT)
     assert comment.skipped is SkipReason.NO_TEXT
     assert comment.scores == {}
+
+
+def _regex_locate(text: str, ngram: str) -> tuple[int, int] | None:
+    """The reference: the words in order, only non-word characters between, any case."""
+    import re
+
+    words = [w for w in ngram.split(" ") if w]
+    if not words or any(w.startswith("<") for w in words):
+        return None
+    pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)"
+    match = re.search(pattern, text, flags=re.IGNORECASE)
+    return match.span() if match else None
+
+
+_VOCAB = ["ngu", "Ngu", "vãi", "VÃI", "thật", "đồ", "chó", "ngư", "#ngu", "!", "<url>", "2", "_x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_VOCAB), max_size=12),
+    st.lists(st.sampled_from([" ", ", ", "...", " - ", "\n", "", "😡"]), min_size=12, max_size=12),
+    st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=3),
+)
+def test_evidence_is_located_where_the_regular_expression_finds_it(
+    words: list[str], gaps: list[str], ngram: list[str]
+) -> None:
+    from classifiers.baseline.model import _Words
+
+    text = "".join(w + g for w, g in zip(words, gaps, strict=False))
+    query = " ".join(w.casefold() for w in ngram)
+    assert _Words(text).locate(query) == _regex_locate(text, query)

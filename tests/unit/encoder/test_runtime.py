@@ -8,22 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers.encoder.convert import write_encoder_folder
-from classifiers.encoder.e5s1 import read_e5s1
 from classifiers.encoder.runtime import SentenceEncoder
 from classifiers.exceptions import ModelNotFoundError
 from tests.conftest import ODD_TEXTS
-from tests.unit.encoder.tiny_image import write_tiny_e5s1
 
 TEXTS = ["xin chào bạn", "hôm nay trời đẹp", "chào", "xin chào bạn, hôm nay trời đẹp. " * 5, ""]
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tiny-encoder")
-    write_tiny_e5s1(root / "tiny.bin")
-    write_encoder_folder(read_e5s1(root / "tiny.bin"), root / "enc", {"tiny": True})
-    return root / "enc"
+def tiny_encoder(tiny_encoder_dir: Path) -> Path:
+    return tiny_encoder_dir
 
 
 def test_onnx_and_from_pretrained_give_the_same_embeddings(tiny_encoder: Path) -> None:

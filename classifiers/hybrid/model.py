@@ -1,0 +1,201 @@
+"""The hybrid model: load, save, predict.
+
+A folder holds `hybrid.json` (the card: which baseline and encoder it was trained with, and per
+head whether it mixes in the embedding) and `hybrid.npz` (the embedding heads and the mixers).
+The baseline and the encoder stay in their own folders; loading checks that they are the ones
+the card names, since a mixer's weights mean nothing on top of another model's scores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifiers.base import ClassifierInput
+from classifiers.baseline import BaselineModel
+from classifiers.embedding import post_passage
+from classifiers.encoder.runtime import Backend, SentenceEncoder
+from classifiers.exceptions import ClassifierError, ModelFormatError, ModelNotFoundError
+from classifiers.heads import HEADS, HeadSpec
+from classifiers.scoring import ScoringModel, record_scores
+from schemas import Evidence, Label
+
+__all__ = ["HYBRID_CARD", "MODEL_NAME", "HybridHead", "HybridModel", "LinearMap", "mix_features"]
+
+MODEL_NAME = "canhbao-hybrid"
+HYBRID_CARD = "hybrid.json"
+WEIGHTS_FILE = "hybrid.npz"
+
+
+def _linear_proba(logits: np.ndarray) -> np.ndarray:
+    if logits.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    result: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return result
+
+
+def mix_features(ngram: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+    """What a mixer reads: each model's log-odds (binary) or log-probabilities (k classes)."""
+    logp = [np.log(np.clip(p, 1e-7, 1.0)) for p in (ngram, embedding)]
+    if ngram.shape[1] == 2:
+        return np.column_stack([lp[:, 1] - lp[:, 0] for lp in logp])
+    return np.hstack(logp)
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    coef: np.ndarray  # (k, n_inputs); k = 1 for a binary head
+    intercept: np.ndarray  # (k,)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return _linear_proba(x @ self.coef.T + self.intercept)
+
+
+@dataclass
+class HybridHead:
+    """One head's embedding model and mixer; `mixer` None: the n-gram head alone won on dev."""
+
+    spec: HeadSpec
+    thresholds: dict[Label, float]
+    embed: LinearMap | None = None  # embedding → class probabilities
+    mixer: LinearMap | None = None  # (n-gram, embedding) log-odds → class probabilities
+
+    def mix(self, ngram: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        assert self.embed is not None
+        assert self.mixer is not None
+        return self.mixer.proba(mix_features(ngram, self.embed.proba(vectors)))
+
+
+class HybridModel(ScoringModel):
+    def __init__(
+        self,
+        ngram: BaselineModel,
+        encoder: SentenceEncoder,
+        heads: Sequence[HybridHead],
+        card: dict[str, Any],
+    ) -> None:
+        self.ngram = ngram
+        self.encoder = encoder  # also the pipeline's embedder: one pass per post
+        self.heads = {head.spec.name: head for head in heads}
+        self.card = card
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+    @property
+    def thresholds(self) -> dict[Label, float]:
+        return {label: t for head in self.heads.values() for label, t in head.thresholds.items()}
+
+    # persistence --------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, directory: Path, backend: Backend = "onnx-int8", threads: int | None = None
+    ) -> HybridModel:
+        card_path = directory / HYBRID_CARD
+        if not card_path.is_file():
+            raise ModelNotFoundError(
+                f"no hybrid model in {directory}: run `canhbao train hybrid --out {directory}`"
+            )
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+            ngram = BaselineModel.load((directory / card["baseline"]).resolve())
+            encoder = SentenceEncoder.load(
+                (directory / card["encoder"]).resolve(),
+                backend,
+                threads=threads,
+                max_tokens=int(card["max_tokens"]),
+            )
+            specs = {spec.name: spec for spec in HEADS}
+            heads = []
+            with np.load(directory / WEIGHTS_FILE) as arrays:
+                for name, head_card in card["heads"].items():
+                    head = HybridHead(
+                        specs[name],
+                        {Label(k): float(v) for k, v in head_card["thresholds"].items()},
+                    )
+                    if head_card["learner"] == "hybrid":
+                        head.embed = LinearMap(arrays[f"{name}.embed.coef"],
+                                               arrays[f"{name}.embed.intercept"])  # fmt: skip
+                        head.mixer = LinearMap(arrays[f"{name}.mixer.coef"],
+                                               arrays[f"{name}.mixer.intercept"])  # fmt: skip
+                    heads.append(head)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise ClassifierError(f"cannot load hybrid model from {directory}: {exc}") from exc
+        if ngram.version != card["baseline_version"]:
+            raise ModelFormatError(
+                f"{directory} was trained on baseline {card['baseline_version']}, but"
+                f" {card['baseline']} holds {ngram.version}: retrain with `canhbao train hybrid`"
+            )
+        if encoder.name != card["encoder_name"]:
+            raise ModelFormatError(
+                f"{directory} was trained on encoder {card['encoder_name']}, found"
+                f" {encoder.name}: retrain with `canhbao train hybrid`"
+            )
+        return cls(ngram, encoder, heads, card)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for name, head in self.heads.items():
+            for part, linear in (("embed", head.embed), ("mixer", head.mixer)):
+                if linear is not None and head.mixer is not None:
+                    arrays[f"{name}.{part}.coef"] = linear.coef
+                    arrays[f"{name}.{part}.intercept"] = linear.intercept
+        np.savez(directory / WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]
+        (directory / HYBRID_CARD).write_text(
+            json.dumps(self.card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+
+    # prediction ---------------------------------------------------------------------------
+
+    def vectors(self, batch: Sequence[ClassifierInput], rows: Sequence[int]) -> np.ndarray:
+        """The embedding of each row: the pipeline's where it came with the post (from this
+        encoder), made here otherwise (evaluation, benchmarks, another encoder's vector)."""
+        out = np.zeros((len(rows), self.encoder.dim), dtype=np.float32)
+        missing = []
+        for k, i in enumerate(rows):
+            given = batch[i].embedding
+            if given is not None and given.model == self.encoder.name:
+                out[k] = given.vector
+            else:
+                missing.append(k)
+        if missing:
+            passages = [post_passage(batch[rows[k]].title, batch[rows[k]].text) for k in missing]
+            out[missing] = self.encoder.embed(passages)
+        return out
+
+    def _score(
+        self,
+        batch: Sequence[ClassifierInput],
+        model_texts: list[str],
+        live: list[int],
+        scores: list[dict[Label, float]],
+    ) -> None:
+        ngram = self.ngram.head_probabilities(batch, model_texts, live)
+        mixing = any(self.heads[name].mixer is not None for name in ngram)
+        vectors = self.vectors(batch, live) if mixing else None
+        position = {row: k for k, row in enumerate(live)}
+        for name, (rows, proba) in ngram.items():
+            head = self.heads[name]
+            if head.mixer is not None and vectors is not None:
+                proba = head.mix(proba, vectors[[position[r] for r in rows]])
+            record_scores(head.spec, rows, proba, batch, scores)
+
+    def _evidence_batch(
+        self, texts: list[str], model_texts: list[str], labels: list[list[Label]]
+    ) -> list[list[Evidence]]:
+        return self.ngram.ngram_evidence(texts, model_texts, labels)
