@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -16,9 +17,21 @@ EXIT_REJECTED = 3  # the run completed, and some records went to the dead letter
 
 
 def load_settings() -> Settings:
-    from canhbao.logs import configure_logging
+    """The settings, or exit 2 with one line per bad variable (not a pydantic traceback);
+    a `CANHBAO_*` variable that looks like a misspelt setting is warned about."""
+    from pydantic import ValidationError
 
-    settings = Settings()
+    from canhbao.logs import configure_logging
+    from canhbao.settings import misspelt_variables, settings_errors
+
+    for line in misspelt_variables(os.environ):
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for line in settings_errors(exc):
+            typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_format)
     return settings
 

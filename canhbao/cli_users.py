@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -36,7 +36,9 @@ def _password(from_stdin: bool) -> str:
 @users_app.command("add")
 def add(
     username: str,
-    role: Annotated[str, typer.Option(help="analyst | supervisor | admin | official")] = "analyst",
+    role: Annotated[
+        Literal["analyst", "supervisor", "admin", "official"], typer.Option()
+    ] = "analyst",
     password_stdin: Annotated[bool, typer.Option(help="read the password from stdin")] = False,
 ) -> None:
     """Add an account (the password is asked for, never passed as an argument)."""
@@ -45,10 +47,7 @@ def add(
     from schemas import AuditAction
 
     settings = load_settings()
-    try:
-        chosen = Role(role)
-    except ValueError:
-        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+    chosen = Role(role)
     try:
         accounts, store = open_accounts(settings), open_store(settings)
         user = accounts.add_user(username, _password(password_stdin), chosen)
@@ -74,7 +73,11 @@ def list_users() -> None:
 
 
 @users_app.command("set-role")
-def set_role(username: str, role: str, reason: Annotated[str, typer.Option()] = "") -> None:
+def set_role(
+    username: str,
+    role: Annotated[Literal["analyst", "supervisor", "admin", "official"], typer.Argument()],
+    reason: Annotated[str, typer.Option()] = "",
+) -> None:
     """Change an account's role (its sessions end)."""
     from alerting.accounts import Role
     from canhbao.wiring import open_accounts, open_store

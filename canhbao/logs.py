@@ -11,11 +11,20 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_logging", "logging_config"]
+__all__ = ["ExpectedConflicts", "JsonFormatter", "configure_logging", "logging_config"]
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 # Client libraries log every request at INFO; their warnings and errors still come through.
 _NOISY = ("opensearch", "kafka", "aiokafka", "urllib3")
+
+
+class ExpectedConflicts(logging.Filter):
+    """Drops the search client's warning for a 409: the stores create documents by id and
+    update with version checks, so a conflict is an answer they handle (a replayed batch, a
+    racing analyst), not a fault — an ops engineer's warnings must not fill with them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "[status:409 " not in record.getMessage()
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,6 +51,7 @@ def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
             "json": {"()": JsonFormatter},
             "text": {"format": "%(levelname)s %(name)s: %(message)s"},
         },
+        "filters": {"expected_conflicts": {"()": ExpectedConflicts}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
@@ -50,7 +60,11 @@ def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {name: {"level": logging.getLevelName(quiet)} for name in _NOISY},
+        "loggers": {
+            name: {"level": logging.getLevelName(quiet)}
+            | ({"filters": ["expected_conflicts"]} if name == "opensearch" else {})
+            for name in _NOISY
+        },
     }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import MIN_KEY_BYTES
@@ -244,3 +245,45 @@ def load_audit_key(settings: Settings) -> bytes:
         settings.data_dir / "audit.key",
         "CANHBAO_AUDIT_KEY",
     )
+
+
+# Read by name elsewhere, not fields of `Settings`.
+_OTHER_VARIABLES = frozenset(
+    {"CANHBAO_PSEUDONYM_KEY", "CANHBAO_PSEUDONYM_KEY_FILE", "CANHBAO_AUDIT_KEY",
+     "CANHBAO_AUDIT_KEY_FILE", "CANHBAO_STACK_DIR", "CANHBAO_VNCORENLP_DIR",
+     "CANHBAO_INTAKE_SECRETS", "CANHBAO_INTAKE_SECRETS_FILE"}
+)  # fmt: skip
+
+
+def known_variables() -> frozenset[str]:
+    prefix = str(Settings.model_config.get("env_prefix", "CANHBAO_"))
+    return frozenset(f"{prefix}{name}".upper() for name in Settings.model_fields) | _OTHER_VARIABLES
+
+
+def misspelt_variables(environ: Mapping[str, str]) -> list[str]:
+    """`CANHBAO_*` variables that are no setting but close to one (a typo is otherwise silently
+    ignored). Names far from every setting are left alone: routing and source files name their
+    own secrets (`env:CANHBAO_WEBHOOK_…`)."""
+    import difflib
+
+    known = known_variables()
+    lines = []
+    for name in sorted(environ):
+        if not name.startswith("CANHBAO_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            lines.append(f"{name} is not a setting and is ignored: did you mean {close[0]}?")
+    return lines
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One line per bad variable: its name, what is wrong, and the value given."""
+    prefix = str(Settings.model_config.get("env_prefix", "CANHBAO_"))
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        given = error.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float) else ""
+        lines.append(f"{prefix}{field.upper()}: {error['msg']}{shown}")
+    return lines

@@ -183,24 +183,28 @@ class SourceRegistry(_Strict):
 
 
 def _describe(exc: ValidationError, where: str) -> str:
-    first = exc.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {loc}: {first['msg']}" if loc else f"{where}: {first['msg']}"
+    """Every error of `exc`, one line each, prefixed with `where`."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in error["loc"])
+        lines.append(f"{where}: {loc}: {error['msg']}" if loc else f"{where}: {error['msg']}")
+    return "\n".join(lines)
 
 
-def _check_entry(index: int, entry: Any) -> None:
+def _entry_errors(index: int, entry: Any) -> str | None:
     where = f"sources[{index}]"
     if isinstance(entry, dict):
         where += f" ({entry.get('name', '?')})"
         if entry.get("type") == "zalo":
-            raise SourceConfigError(
+            return (
                 f"{where}: Zalo offers no API for public posts; partners can send posts to the"
                 " intake endpoint instead (`canhbao intake`)"
             )
     try:
         _SOURCE.validate_python(entry)
     except ValidationError as exc:
-        raise SourceConfigError(_describe(exc, where)) from exc
+        return _describe(exc, where)
+    return None
 
 
 def load_sources(path: Path) -> SourceRegistry:
@@ -212,8 +216,10 @@ def load_sources(path: Path) -> SourceRegistry:
         raise SourceConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("sources"), list):
         raise SourceConfigError(f"{path}: expected a mapping with a `sources:` list")
-    for index, entry in enumerate(document["sources"]):
-        _check_entry(index, entry)  # per-entry messages name the entry
+    # per-entry messages name the entry; every entry's, at once
+    errors = [e for i, entry in enumerate(document["sources"]) if (e := _entry_errors(i, entry))]
+    if errors:
+        raise SourceConfigError("\n".join(errors))
     try:
         registry = SourceRegistry.model_validate(document)
     except ValidationError as exc:

@@ -169,9 +169,12 @@ def load_routing(path: Path) -> RoutingConfig:
     try:
         config = RoutingConfig.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RoutingError(f"{path}: {where}: {first['msg']}") from exc
+        # every error at once: a deploy should not take one round trip per mistake
+        lines = [
+            f"{path}: {'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        ]
+        raise RoutingError("\n".join(lines)) from exc
     unknown = {d for rule in config.rules for d in rule.destinations} - set(config.destinations)
     if unknown:
         raise RoutingError(f"{path}: rules name undefined destinations: {sorted(unknown)}")

@@ -116,8 +116,8 @@ def test_eval_unknown_dataset_is_a_clear_error(env: dict[str, str], tiny_data: P
     result = runner.invoke(
         app, ["eval", "--dataset", "nope", "--file", str(tiny_data / "vihsd/dev.csv")], env=env
     )
-    assert result.exit_code == 1
-    assert "unknown dataset" in result.output
+    assert result.exit_code == 2  # a usage error, the valid datasets listed
+    assert "'vihsd'" in result.output
 
 
 def test_train_baseline_writes_a_model(
@@ -209,7 +209,7 @@ def test_users_are_added_listed_and_changed_with_audit(env: dict[str, str]) -> N
     assert "at least 12" in weak.output
     assert runner.invoke(app, ["users", "set-role", "lan", "supervisor"], env=env).exit_code == 0
     bad_role = runner.invoke(app, ["users", "set-role", "lan", "tong-thong"], env=env)
-    assert bad_role.exit_code == 1
+    assert bad_role.exit_code == 2  # a usage error, the roles listed
     listed = runner.invoke(app, ["users", "list"], env=env)
     assert listed.stdout.splitlines() == ["lan\tsupervisor\tactive"]
     from alerting.store import SQLiteStore
@@ -239,3 +239,56 @@ def test_bench_classifier_runs_small(env: dict[str, str]) -> None:
     values = dict(kv.split("=") for kv in last.split()[1:])
     assert float(values["posts_per_s"]) > 0
     assert float(values["p95_ms"]) > 0
+
+
+def test_version_and_a_bad_setting_are_one_line_each(env: dict[str, str]) -> None:
+    shown = runner.invoke(app, ["--version"], env=env)
+    assert shown.exit_code == 0
+    assert shown.stdout.startswith("canhbao ")
+    bad = runner.invoke(app, ["run"], env={**env, "CANHBAO_BATCH_SIZE": "lots"})
+    assert bad.exit_code == 2
+    assert bad.stderr.strip().splitlines() == [
+        "error: CANHBAO_BATCH_SIZE: Input should be a valid integer, unable to parse string as"
+        " an integer (got 'lots')"
+    ]
+    assert "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["topics", "frob"],
+        ["digest", "--period", "month"],
+        ["users", "add", "lan", "--role", "root"],
+        ["users", "set-role", "lan", "root"],
+        ["bench", "encoder", "--backend", "gpu"],
+        ["eval", "--dataset", "imdb", "--file", "x.csv"],
+    ],
+)
+def test_a_wrong_choice_fails_and_names_the_valid_ones(
+    env: dict[str, str], argv: list[str]
+) -> None:
+    result = runner.invoke(app, argv, env=env)
+    assert result.exit_code == 2
+    assert "is not one of" in result.output
+
+
+def test_check_config_reports_every_error_at_once(env: dict[str, str], tmp_path: Path) -> None:
+    good = runner.invoke(app, ["check", "config"], env=env)
+    assert good.exit_code == 0, good.output
+    assert "settings: ok" in good.stdout
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - {name: a, type: rss}\n  - {name: b, type: zalo}\n"
+        "  - {name: c, type: nonsense, url: x}\n",
+        encoding="utf-8",
+    )
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("destinations: 3\nrules: nope\n", encoding="utf-8")
+    bad = runner.invoke(
+        app, ["check", "config", "--sources", str(sources), "--routing", str(routing)], env=env
+    )
+    assert bad.exit_code == 1
+    errors = [line for line in bad.stderr.splitlines() if line.startswith("error: ")]
+    assert sum("sources[" in line for line in errors) == 3  # one per bad entry, not the first
+    assert sum(line.startswith("error: routing:") for line in errors) >= 2

@@ -78,3 +78,31 @@ def test_intake_secrets_from_env_and_file_and_too_short_ones_refused(tmp_path: P
     }
     with pytest.raises(SettingsError, match="at least 16 characters: short"):
         load_intake_secrets(Settings(intake_secrets={"short": "abc"}))
+
+
+def test_a_bad_value_is_one_line_naming_its_variable() -> None:
+    from pydantic import ValidationError
+
+    from canhbao.settings import settings_errors
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(batch_size="abc", store_backend="mongo")
+    lines = dict(line.split(": ", 1) for line in settings_errors(caught.value))
+    assert set(lines) == {"CANHBAO_BATCH_SIZE", "CANHBAO_STORE_BACKEND"}
+    assert lines["CANHBAO_BATCH_SIZE"].endswith("(got 'abc')")
+    assert "'sqlite'" in lines["CANHBAO_STORE_BACKEND"]  # the valid choices are named
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles() -> None:
+    from canhbao.settings import misspelt_variables
+
+    environ = {
+        "CANHBAO_BACH_SIZE": "64",  # a typo of CANHBAO_BATCH_SIZE
+        "CANHBAO_BATCH_SIZE": "64",
+        "CANHBAO_WEBHOOK_CONG_AN": "s3cret",  # a secret a routing file names: left alone
+        "CANHBAO_AUDIT_KEY_FILE": "/run/secrets/audit",
+        "PATH": "/usr/bin",
+    }
+    assert misspelt_variables(environ) == [
+        "CANHBAO_BACH_SIZE is not a setting and is ignored: did you mean CANHBAO_BATCH_SIZE?"
+    ]
