@@ -6,7 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_temperature", "softmax"]
+__all__ = ["class_probabilities", "fit_temperature", "softmax"]
+
+
+def class_probabilities(logits: np.ndarray) -> np.ndarray:
+    """[rows, classes] probabilities of a linear head's logits: one column is a binary head's
+    positive-class logit (sigmoid), k columns a k-class head's (softmax, in their dtype)."""
+    if logits.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    result: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return result
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -19,6 +19,7 @@ __all__ = [
     "expected_calibration_error",
     "expected_precision",
     "fit_decision_offsets",
+    "two_halves",
     "wilson_interval",
 ]
 
@@ -135,10 +136,8 @@ def expected_precision(
     cross-fitting on dev (choose on one half, count on the other, both ways), pooled, with a
     95% Wilson interval. This is the precision an analyst should expect, not the dev one."""
     y_true = np.asarray(y_true, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(y_true))
-    halves = (order[: len(order) // 2], order[len(order) // 2 :])
     hits = flagged = 0
-    for choose, count in (halves, halves[::-1]):
+    for choose, count in two_halves(len(y_true), seed):
         threshold, _ = choose_threshold(y_true[choose], score[choose], target_precision, confidence)
         chosen = score[count] >= threshold
         flagged += int(chosen.sum())
@@ -150,6 +149,14 @@ def expected_precision(
         "flagged": flagged,
         "method": "two-fold cross-fitting on dev",
     }
+
+
+def two_halves(n: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """A seeded random split of `n` rows into two halves, as (fit, score) both ways round:
+    the two-fold cross-fitting every dev-set estimate here uses."""
+    order = np.random.default_rng(seed).permutation(n)
+    first, second = order[: n // 2], order[n // 2 :]
+    return (first, second), (second, first)
 
 
 def _macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> float:
@@ -201,10 +208,8 @@ def crossfit_decisions(proba: np.ndarray, y_true: np.ndarray, seed: int = 0) -> 
     """Decisions for every dev row from offsets fitted on the *other* half of dev (both ways),
     so that the reported dev score of the decision rule is not scored on its own tuning rows."""
     y_true = np.asarray(y_true, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(len(y_true))
-    halves = (order[: len(order) // 2], order[len(order) // 2 :])
     decisions = np.zeros(len(y_true), dtype=np.int64)
-    for tune, score in (halves, halves[::-1]):
+    for tune, score in two_halves(len(y_true), seed):
         offsets, _ = fit_decision_offsets(proba[tune], y_true[tune])
         decisions[score] = decide(proba[score], offsets)
     return decisions

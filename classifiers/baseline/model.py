@@ -20,6 +20,7 @@ from classifiers.base import ClassifierInput
 from classifiers.baseline.features import HASHING, FeatureConfig, Featurizer, word_ngrams
 from classifiers.baseline.meta import meta_features
 from classifiers.baseline.spans import SPAN_CARD, SpanModel, span_evidence_batch
+from classifiers.calibration import class_probabilities
 from classifiers.exceptions import ClassifierError, ModelFormatError, ModelNotFoundError
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.scoring import ScoringModel, record_scores
@@ -52,13 +53,7 @@ class LinearHead:
         logits = np.asarray(x @ self._columns) + self.intercept
         if self.meta_coef is not None and meta is not None:
             logits = logits + meta @ self.meta_coef.T
-        if logits.shape[1] == 1:
-            positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-            return np.column_stack([1.0 - positive, positive])
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        result: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
-        return result
+        return class_probabilities(logits)
 
     def class_weights(self, class_index: int) -> np.ndarray:
         """Per-feature weight towards `class_index` (binary heads: the positive class).
@@ -268,12 +263,12 @@ class _Words:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._spans: list[tuple[int, int]] = []
+        matches = list(_WORD.finditer(text))
+        self._spans = [m.span() for m in matches]
+        self._folded = [m.group().casefold() for m in matches]
         self._starts: dict[str, list[int]] = {}
-        for i, match in enumerate(_WORD.finditer(text)):
-            self._spans.append(match.span())
-            self._starts.setdefault(match.group().casefold(), []).append(i)
-        self._folded = [text[a:b].casefold() for a, b in self._spans]
+        for i, word in enumerate(self._folded):
+            self._starts.setdefault(word, []).append(i)
 
     def locate(self, ngram: str) -> tuple[int, int] | None:
         words = [w for w in ngram.split(" ") if w]

@@ -18,6 +18,7 @@ import numpy as np
 
 from classifiers.base import ClassifierInput
 from classifiers.baseline import BaselineModel
+from classifiers.calibration import class_probabilities
 from classifiers.embedding import post_passage
 from classifiers.encoder.runtime import Backend, SentenceEncoder
 from classifiers.exceptions import ClassifierError, ModelFormatError, ModelNotFoundError
@@ -30,16 +31,6 @@ __all__ = ["HYBRID_CARD", "MODEL_NAME", "HybridHead", "HybridModel", "LinearMap"
 MODEL_NAME = "canhbao-hybrid"
 HYBRID_CARD = "hybrid.json"
 WEIGHTS_FILE = "hybrid.npz"
-
-
-def _linear_proba(logits: np.ndarray) -> np.ndarray:
-    if logits.shape[1] == 1:
-        positive = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.column_stack([1.0 - positive, positive])
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    result: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return result
 
 
 def mix_features(ngram: np.ndarray, embedding: np.ndarray) -> np.ndarray:
@@ -56,7 +47,7 @@ class LinearMap:
     intercept: np.ndarray  # (k,)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
-        return _linear_proba(x @ self.coef.T + self.intercept)
+        return class_probabilities(x @ self.coef.T + self.intercept)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from classifiers.encoder.runtime import SentenceEncoder
 from classifiers.exceptions import DatasetError
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.hybrid.model import MODEL_NAME, HybridHead, HybridModel, LinearMap, mix_features
-from classifiers.metrics import crossfit_decisions
+from classifiers.metrics import crossfit_decisions, two_halves
 from classifiers.text import normalize_text, text_for_model
 from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
 from schemas import utc_now
@@ -84,8 +84,8 @@ def _subsample(data: LabelledSet, limit: int, seed: int) -> np.ndarray:
 
 def _fit_embedding_head(
     x: np.ndarray, y: np.ndarray, x_dev: np.ndarray, y_dev: np.ndarray, opts: HybridOptions
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """(coef, intercept) on raw embeddings — standardisation folded in — and the chosen C."""
+) -> tuple[LinearMap, float]:
+    """The head on raw embeddings — standardisation folded in — and the chosen C."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z, z_dev = (x - mean) / scale, (x_dev - mean) / scale
     best: tuple[float, LogisticRegression, float] | None = None
@@ -98,7 +98,7 @@ def _fit_embedding_head(
     _, model, c = best
     coef = model.coef_ / scale
     intercept = model.intercept_ - (model.coef_ * (mean / scale)).sum(axis=1)
-    return coef.astype(np.float32), intercept.astype(np.float32), c
+    return LinearMap(coef.astype(np.float32), intercept.astype(np.float32)), c
 
 
 def _selection_score(spec: HeadSpec, y: np.ndarray, proba: np.ndarray, seed: int) -> float:
@@ -109,10 +109,8 @@ def _selection_score(spec: HeadSpec, y: np.ndarray, proba: np.ndarray, seed: int
 
 
 def _crossfit_mix(features: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    order = np.random.default_rng(seed).permutation(len(y))
-    halves = (order[: len(order) // 2], order[len(order) // 2 :])
     proba = np.zeros((len(y), len(np.unique(y))))
-    for fit, score in (halves, halves[::-1]):
+    for fit, score in two_halves(len(y), seed):
         mixer = LogisticRegression(C=1.0, max_iter=1000).fit(features[fit], y[fit])
         proba[score] = mixer.predict_proba(features[score])
     return proba
@@ -151,8 +149,7 @@ def _train_head(
     progress(f"  {spec.name}: embedded {len(kept) + len(dev_inputs)} texts in {seconds:.0f}s")
     y = np.asarray(train.y, dtype=np.int64)[kept]
     y_dev = np.asarray(dev.y, dtype=np.int64)
-    embed_coef, embed_intercept, c = _fit_embedding_head(x, y, x_dev, y_dev, opts)
-    embed = LinearMap(embed_coef, embed_intercept)
+    embed, c = _fit_embedding_head(x, y, x_dev, y_dev, opts)
     head = HybridHead(spec, {})
     p_ngram = _ngram_proba(ngram, spec, dev_inputs)
     p_embed = embed.proba(x_dev)
