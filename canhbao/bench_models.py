@@ -72,7 +72,7 @@ def bench_hybrid(
     import json
 
     from canhbao.bench import _classifier_inputs, _rates, rss_mb
-    from canhbao.bench_phobert import flops_per_window, matmul_peak_flops
+    from canhbao.bench_transformer import flops_per_window, matmul_peak_flops
     from canhbao.synthetic import synthetic_posts
     from classifiers.embedding import post_passage
     from classifiers.hybrid import HybridModel
@@ -94,7 +94,7 @@ def bench_hybrid(
     embed_s = time.perf_counter() - started
     folder = (settings.hybrid_dir / model.card["encoder"]).resolve()
     config = SimpleNamespace(**json.loads((folder / "config.json").read_text(encoding="utf-8")))
-    # useful work: real tokens, no padding (as `bench classifier --model phobert` counts it)
+    # useful work: real tokens, no padding (as `bench classifier --model transformer` counts it)
     achieved = sum(flops_per_window(n, config) for n in lengths) / embed_s
     rss = rss_mb()  # before the peak measurement, whose matrices (and torch) are not the model's
     peak = matmul_peak_flops(int8=True)

@@ -27,8 +27,8 @@ from canhbao.cli_models import (
     bench_classifier,
     eval_model,
     models_app,
-    phobert_app,
     train_app,
+    transformer_app,
 )
 from canhbao.cli_users import users_app
 from canhbao.settings import Settings, SettingsError
@@ -104,7 +104,7 @@ def check_config(
 app.add_typer(check_app, name="check")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
-app.add_typer(phobert_app, name="phobert")
+app.add_typer(transformer_app, name="transformer")
 app.command("eval")(eval_model)
 bench_app.command("classifier")(bench_classifier)
 app.add_typer(bench_app, name="bench")

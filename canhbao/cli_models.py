@@ -1,11 +1,11 @@
-"""Model commands: `train baseline|phobert`, `models build-encoder`, `phobert export`, `eval`,
-`bench classifier`."""
+"""Model commands: `train baseline|hybrid|phobert|encoder`, `models build-encoder`,
+`transformer export`, `eval`, `bench classifier`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -15,13 +15,15 @@ from schemas.exceptions import CanhbaoError
 if TYPE_CHECKING:
     from classifiers.base import Classifier
 
-__all__ = ["bench_classifier", "eval_model", "models_app", "phobert_app", "train_app"]
+__all__ = ["bench_classifier", "eval_model", "models_app", "train_app", "transformer_app"]
 
 train_app = typer.Typer(no_args_is_help=True, help="Train models.")
 models_app = typer.Typer(no_args_is_help=True, help="Build models that are not trained here.")
-phobert_app = typer.Typer(no_args_is_help=True, help="PhoBERT model tools.")
+transformer_app = typer.Typer(
+    no_args_is_help=True, help="Fine-tuned transformer models (PhoBERT, multilingual-e5)."
+)
 
-_BACKEND_HELP = "PhoBERT backend: torch | int8 | onnx | onnx-int8"
+_BACKEND_HELP = "transformer backend: torch | int8 | onnx | onnx-int8"
 
 
 def _echo_err(line: str) -> None:
@@ -95,8 +97,13 @@ def train_hybrid_cmd(
     encoder: Annotated[Path | None, typer.Option(help="encoder folder")] = None,
     out: Annotated[Path | None, typer.Option(help="model folder")] = None,
     max_tokens: Annotated[int, typer.Option(min=8, max=510, help="embedding budget")] = 128,
+    tuned: Annotated[
+        Path | None,
+        typer.Option(help="`train encoder`'s folder, mixed in where it wins; default if built"),
+    ] = None,
 ) -> None:
-    """Mix sentence-embedding heads into the baseline's, per head where that wins on dev."""
+    """Mix sentence-embedding heads (and the encoder's fine-tuned top layers, where
+    `canhbao train encoder` built them) into the baseline's, per head where that wins on dev."""
     from classifiers.hybrid import HybridOptions, train_hybrid
 
     settings = load_settings()
@@ -107,7 +114,7 @@ def train_hybrid_cmd(
             baseline or settings.baseline_dir,
             encoder or settings.encoder_dir,
             out_dir,
-            HybridOptions(max_tokens=max_tokens),
+            HybridOptions(max_tokens=max_tokens, tuned_dir=tuned or Path(settings.transformer_ref)),
             progress=_echo_err,
         )
     except CanhbaoError as exc:
@@ -132,12 +139,10 @@ def train_phobert_cmd(
     export: Annotated[bool, typer.Option(help="also export ONNX (fp32 and int8)")] = True,
 ) -> None:
     """Fine-tune PhoBERT on every head (runs where the base weights are available)."""
-    require_extra("torch", "phobert")
-    from classifiers.phobert.train import PhobertTrainingOptions, train_phobert
+    require_extra("torch", "transformer")
+    from classifiers.transformer.train import TransformerTrainingOptions
 
-    settings = load_settings()
-    out_dir = out or Path(settings.phobert_ref)
-    options = PhobertTrainingOptions(
+    options = TransformerTrainingOptions(
         base=base,
         seed=seed,
         epochs=epochs,
@@ -146,10 +151,57 @@ def train_phobert_cmd(
         learning_rate=learning_rate,
         target_precision=target_precision,
     )
+    _train_transformer(options, data, out, export)
+
+
+@train_app.command("encoder")
+def train_encoder_cmd(
+    base: Annotated[
+        Path | None, typer.Option(help="encoder folder; default: the built one")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="datasets folder")] = None,
+    out: Annotated[Path | None, typer.Option(help="model folder")] = None,
+    layers: Annotated[
+        int, typer.Option(min=1, help="top layers to fine-tune; the rest frozen and cached")
+    ] = 2,
+    epochs: Annotated[float, typer.Option(min=0.01)] = 2.0,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="overrides --epochs")] = None,
+    max_train_rows: Annotated[int, typer.Option(min=10, help="per head, stratified")] = 8_000,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1.0)] = 5e-5,
+    seed: int = 13,
+    target_precision: Annotated[float, typer.Option(min=0.05, max=0.99)] = 0.6,
+    export: Annotated[bool, typer.Option(help="also export ONNX (fp32 and int8)")] = True,
+) -> None:
+    """Fine-tune the multilingual-e5 encoder's top layers on every head (explicit: ~25 min for
+    the defaults on 2 cores; a rerun after an interruption resumes from its checkpoint)."""
+    require_extra("torch", "transformer")
+    from classifiers.transformer.train import e5_options
+
+    settings = load_settings()
+    options = e5_options(
+        str(base or settings.encoder_dir),
+        seed=seed,
+        epochs=epochs,
+        max_steps=max_steps,
+        max_train_rows=max_train_rows,
+        trainable_layers=layers,
+        learning_rate=learning_rate,
+        target_precision=target_precision,
+    )
+    _train_transformer(options, data, out, export)
+
+
+def _train_transformer(options: Any, data: Path | None, out: Path | None, export: bool) -> None:
+    from classifiers.transformer.train import train_transformer
+
+    settings = load_settings()
+    out_dir = out or Path(settings.transformer_ref)
     try:
-        model = train_phobert(data or settings.datasets_dir, out_dir, options, progress=_echo_err)
+        model = train_transformer(
+            data or settings.datasets_dir, out_dir, options, progress=_echo_err
+        )
         if export:
-            from classifiers.phobert.export import export_folder
+            from classifiers.transformer.export import export_folder
 
             export_folder(out_dir)
     except CanhbaoError as exc:
@@ -158,16 +210,16 @@ def train_phobert_cmd(
     _print_heads(model.card["heads"])
 
 
-@phobert_app.command("export")
-def phobert_export_cmd(
-    model: Annotated[Path | None, typer.Option(help="PhoBERT model folder")] = None,
+@transformer_app.command("export")
+def transformer_export_cmd(
+    model: Annotated[Path | None, typer.Option(help="transformer model folder")] = None,
 ) -> None:
-    """Export a PhoBERT model to ONNX (model.onnx and the int8 model.int8.onnx beside it)."""
-    require_extra("torch", "phobert")
+    """Export a transformer model to ONNX (model.onnx and the int8 model.int8.onnx beside it)."""
+    require_extra("torch", "transformer")
     require_extra("onnxruntime", "onnx")
-    directory = model or Path(load_settings().phobert_ref)
+    directory = model or Path(load_settings().transformer_ref)
     try:
-        from classifiers.phobert.export import export_folder
+        from classifiers.transformer.export import export_folder
 
         written = export_folder(directory)
     except CanhbaoError as exc:
@@ -177,15 +229,15 @@ def phobert_export_cmd(
 
 
 def _load_model(directory: Path, backend: str | None) -> Classifier:
-    """The model in `directory`, whichever kind it is (PhoBERT folders have `phobert.json`,
+    """The model in `directory`, whichever kind it is (transformer folders have `transformer.json`,
     hybrid ones `hybrid.json`)."""
     from classifiers.baseline import BaselineModel
     from classifiers.encoder.runtime import Backend
     from classifiers.hybrid import HYBRID_CARD, HybridModel
-    from classifiers.phobert.model import CARD_FILE, PhobertClassifier
+    from classifiers.transformer.model import CARD_FILE, TransformerClassifier
 
     if (directory / CARD_FILE).is_file():
-        return PhobertClassifier.load(directory, backend=backend or "torch")
+        return TransformerClassifier.load(directory, backend=backend or "torch")
     if (directory / HYBRID_CARD).is_file():
         encoders: dict[str | None, Backend] = {
             None: "onnx-int8",
@@ -206,12 +258,12 @@ def eval_model(
     ],
     file: Annotated[Path, typer.Option(help="CSV in the dataset's original columns")],
     model: Annotated[
-        Path | None, typer.Option(help="model folder (baseline, hybrid or PhoBERT)")
+        Path | None, typer.Option(help="model folder (baseline, hybrid or transformer)")
     ] = None,
     backend: Annotated[
         Literal["torch", "int8", "onnx", "onnx-int8"] | None,
         typer.Option(
-            help="PhoBERT: torch (default) | int8 | onnx | onnx-int8; hybrid's encoder:"
+            help="transformer: torch (default) | int8 | onnx | onnx-int8; hybrid's encoder:"
             " onnx-int8 (default) | onnx | torch"
         ),
     ] = None,
@@ -235,9 +287,9 @@ def eval_model(
 
 
 def bench_classifier(
-    model: Annotated[Literal["baseline", "hybrid", "phobert"], typer.Option()] = "baseline",
+    model: Annotated[Literal["baseline", "hybrid", "transformer"], typer.Option()] = "baseline",
     posts: Annotated[
-        int | None, typer.Option(min=50, help="default 20000; hybrid 2000; PhoBERT 512")
+        int | None, typer.Option(min=50, help="default 20000; hybrid 2000; transformer 512")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="posts per predict call")] = 256,
     workers: Annotated[int, typer.Option(min=1, help="baseline: processes")] = 2,
@@ -245,10 +297,10 @@ def bench_classifier(
         Literal["torch", "int8", "onnx", "onnx-int8"], typer.Option(help=_BACKEND_HELP)
     ] = "onnx-int8",
     model_dir: Annotated[
-        Path | None, typer.Option(help="PhoBERT folder; default: random PhoBERT-base shape")
+        Path | None, typer.Option(help="transformer folder; default: random PhoBERT-base shape")
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="PhoBERT / hybrid encoder intra-op threads")
+        int | None, typer.Option(min=1, help="transformer / hybrid encoder intra-op threads")
     ] = None,
 ) -> None:
     """One model on its own: batch throughput and single-post latency (final key=value line)."""
@@ -264,15 +316,15 @@ def bench_classifier(
             result = bench_hybrid(load_settings(), posts or 2_000, batch_size, threads)
             label = "hybrid"
         else:
-            require_extra("torch", "phobert")
+            require_extra("torch", "transformer")
             if backend.startswith("onnx"):
                 require_extra("onnxruntime", "onnx")
-            from canhbao.bench_phobert import bench_phobert
+            from canhbao.bench_transformer import bench_transformer
 
-            result = bench_phobert(
+            result = bench_transformer(
                 backend, posts or 512, batch_size, model_dir=model_dir, threads=threads
             )
-            label = f"phobert-{backend}"
+            label = f"transformer-{backend}"
     except CanhbaoError as exc:
         raise fail(exc) from exc
     typer.echo(f"model={label} " + " ".join(f"{k}={v:g}" for k, v in result.items()))

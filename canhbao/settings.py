@@ -37,11 +37,12 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         None, description="baseline model; default DATA_DIR/models/baseline"
     )
-    classifier: Literal["auto", "baseline", "hybrid", "phobert"] = Field(
+    classifier: Literal["auto", "baseline", "hybrid", "transformer"] = Field(
         "auto",
         description=(
             "the model the pipeline runs: the n-gram baseline, the hybrid (baseline + sentence"
-            " embeddings), or PhoBERT; auto: the hybrid where it is built, else the baseline"
+            " embeddings), or a fine-tuned transformer (PhoBERT or e5); auto: the hybrid where it"
+            " is built, else the baseline"
         ),
     )
     embed: Literal["auto", "on", "off"] = Field(
@@ -55,13 +56,15 @@ class Settings(BaseSettings):
     encoder_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
         "onnx-int8", description="where the sentence encoder runs"
     )
-    phobert_model: str | None = Field(
-        None, description="PhoBERT model folder or hub id; default DATA_DIR/models/phobert"
+    transformer_model: str | None = Field(
+        None,
+        description="fine-tuned transformer folder or hub id; default DATA_DIR/models/transformer",
     )
-    phobert_backend: Literal["torch", "int8", "onnx", "onnx-int8"] = Field(
-        "onnx-int8", description="where PhoBERT runs (ONNX needs `canhbao phobert export`)"
+    transformer_backend: Literal["torch", "int8", "onnx", "onnx-int8"] = Field(
+        "onnx-int8",
+        description="where the transformer runs (ONNX needs `canhbao transformer export`)",
     )
-    phobert_threads: int | None = Field(None, ge=1, le=256, description="intra-op threads")
+    transformer_threads: int | None = Field(None, ge=1, le=256, description="intra-op threads")
     store_backend: Literal["sqlite", "opensearch", "elasticsearch"] = Field(
         "sqlite", description="review store: embedded SQLite, or a search index"
     )
@@ -148,8 +151,8 @@ class Settings(BaseSettings):
         return self.data_dir / "models" / "hybrid"
 
     @property
-    def phobert_ref(self) -> str:
-        return self.phobert_model or str(self.data_dir / "models" / "phobert")
+    def transformer_ref(self) -> str:
+        return self.transformer_model or str(self.data_dir / "models" / "transformer")
 
     @property
     def digests_dir(self) -> Path:

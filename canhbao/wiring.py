@@ -39,11 +39,11 @@ def open_accounts(settings: Settings) -> AccountStore:
 
 
 def load_classifier(settings: Settings) -> Classifier:
-    if settings.classifier == "phobert":
-        from classifiers.phobert.model import PhobertClassifier
+    if settings.classifier == "transformer":
+        from classifiers.transformer.model import TransformerClassifier
 
-        return PhobertClassifier.load(
-            settings.phobert_ref, settings.phobert_backend, settings.phobert_threads
+        return TransformerClassifier.load(
+            settings.transformer_ref, settings.transformer_backend, settings.transformer_threads
         )
     hybrid_built = (settings.hybrid_dir / HYBRID_CARD).is_file()
     if settings.classifier == "hybrid" or (settings.classifier == "auto" and hybrid_built):

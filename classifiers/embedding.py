@@ -33,6 +33,9 @@ class PostEmbedding:
 
     model: str
     vector: np.ndarray  # float32, L2-normalised
+    # The encoder's inner token states ([tokens, hidden]) where a consumer asked for them (the
+    # hybrid's fine-tuned top layers): in memory only, never stored (~200 KB a post).
+    states: np.ndarray | None = None
 
     def to_bytes(self) -> bytes:
         """float16, little-endian: 768 bytes for 384 dimensions; cosines move by < 1e-3."""
@@ -51,3 +54,7 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """[len(texts), dim] float32, L2-normalised rows, in order."""
+        ...
+
+    def embed_posts(self, passages: Sequence[str]) -> list[PostEmbedding]:
+        """One `PostEmbedding` per passage (`post_passage`), in order: the embed stage's call."""

@@ -193,8 +193,7 @@ def _isolating(
 
 
 def _embed(posts: list[NormalizedPost], embedder: Embedder) -> list[PostEmbedding]:
-    vectors = embedder.embed([post_passage(p.title, p.text) for p in posts])
-    return [PostEmbedding(embedder.name, vector) for vector in vectors]
+    return embedder.embed_posts([post_passage(p.title, p.text) for p in posts])
 
 
 def _classifier_input(post: NormalizedPost, embedding: PostEmbedding | None) -> ClassifierInput:

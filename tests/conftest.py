@@ -265,7 +265,7 @@ def tiny_model(tiny_model_dir: Path) -> BaselineModel:
 
 def tiny_corpus_words(data: Path) -> list[str]:
     """Word-segmented words of the tiny datasets: what a tiny PhoBERT tokenizer is learned from."""
-    from classifiers.phobert.scaffold import segmented_words
+    from classifiers.transformer.scaffold import segmented_words
 
     texts = [*CLEAN, *OFFENSIVE, *HATE, *MISINFO, *CLICKBAIT, *SPAM, "tiêu đề đoạn mở đầu"]
     return segmented_words(texts)
@@ -275,8 +275,8 @@ def tiny_corpus_words(data: Path) -> list[str]:
 def tiny_phobert_base(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A PhoBERT-shaped network (2 layers, hidden 32) with random weights and its own BPE
     tokenizer (vocab.txt, bpe.codes): built here, never downloaded."""
-    pytest.importorskip("torch", reason="the PhoBERT path needs the `phobert` extra")
-    from classifiers.phobert.scaffold import build_random_phobert
+    pytest.importorskip("torch", reason="the PhoBERT path needs the `transformer` extra")
+    from classifiers.transformer.scaffold import build_random_phobert
 
     return build_random_phobert(
         tmp_path_factory.mktemp("phobert-base"), tiny_corpus_words(tiny_data), size="tiny"
@@ -291,14 +291,61 @@ def tiny_phobert_dir(
     tiny_data: Path, tiny_phobert_base: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The tiny network fine-tuned on the tiny datasets, every head, then exported to ONNX."""
-    from classifiers.phobert.export import export_folder
-    from classifiers.phobert.train import PhobertTrainingOptions, train_phobert
+    from classifiers.transformer.export import export_folder
+    from classifiers.transformer.train import TransformerTrainingOptions, train_transformer
 
     out = tmp_path_factory.mktemp("phobert")
-    options = PhobertTrainingOptions(
+    options = TransformerTrainingOptions(
         base=str(tiny_phobert_base), max_steps=TINY_PHOBERT_STEPS, learning_rate=2e-3
     )
-    train_phobert(tiny_data, out, options, progress=lambda _: None)
+    train_transformer(tiny_data, out, options, progress=lambda _: None)
+    export_folder(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_e5_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The other tokenizer family: a multilingual-e5-shaped encoder folder (SentencePiece over
+    unsegmented syllables, BERT layers, mean pooling) whose vocabulary holds the tiny datasets'
+    words, converted by the real build code. Random weights."""
+    pytest.importorskip("torch", reason="the transformer path needs the `transformer` extra")
+    from classifiers.encoder.convert import write_encoder_folder
+    from classifiers.encoder.e5s1 import read_e5s1
+    from classifiers.text import normalize_text, text_for_model
+    from tests.unit.encoder.tiny_image import corpus_pieces, write_tiny_e5s1
+
+    texts = [*CLEAN, *OFFENSIVE, *HATE, *MISINFO, *CLICKBAIT, *SPAM, "tiêu đề đoạn mở đầu"]
+    words = sorted({w for t in texts for w in text_for_model(normalize_text(t)).split()})
+    root = tmp_path_factory.mktemp("tiny-e5")
+    write_tiny_e5s1(root / "tiny.bin", pieces=corpus_pieces(words), positions=130)
+    write_encoder_folder(read_e5s1(root / "tiny.bin"), root / "encoder", {"sha256": "1" * 64})
+    return root / "encoder"
+
+
+TINY_E5_STEPS = 300
+
+
+@pytest.fixture(scope="session")
+def tiny_e5_dir(
+    tiny_data: Path, tiny_e5_base: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny e5 fine-tuned as `canhbao train encoder` does (top layer trained on cached
+    states of the frozen one), 32-token windows, then exported to ONNX."""
+    from classifiers.transformer.export import export_folder
+    from classifiers.transformer.train import e5_options, train_transformer
+
+    out = tmp_path_factory.mktemp("e5-tuned")
+    options = e5_options(
+        str(tiny_e5_base),
+        max_steps=TINY_E5_STEPS,
+        trainable_layers=1,
+        max_length=32,
+        overlap=8,
+        learning_rate=2e-3,
+        head_learning_rate=5e-3,
+        batch_size=16,
+    )
+    train_transformer(tiny_data, out, options, progress=lambda _: None)
     export_folder(out)
     return out
 

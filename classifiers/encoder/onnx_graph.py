@@ -1,12 +1,13 @@
 """The encoder as an ONNX graph, written straight from its weights (no torch, no tracing).
 
 Inputs `input_ids` and `attention_mask` ([batch, tokens], int64); outputs `embedding`
-([batch, hidden]: mean-pooled over the mask, L2-normalised — e5's sentence embedding) and
-`last_hidden_state`. The graph is BERT's, op for op: embeddings summed and layer-normed, then per
-layer self-attention with the padding masked, a residual layer norm, an erf GELU feed-forward
-and another residual layer norm. Opset 17 (`LayerNormalization`), which every ONNX Runtime since
-1.14 runs. `quantize_int8` then makes the `model.int8.onnx` that serves on CPU: int8 weights for
-every MatMul and for the word-embedding table, activations quantised on the fly.
+([batch, hidden]: mean-pooled over the mask, L2-normalised — e5's sentence embedding),
+`last_hidden_state`, and each inner layer's output (`tap_name`). The graph is BERT's, op for
+op: embeddings summed and layer-normed, then per layer self-attention with the padding masked,
+a residual layer norm, an erf GELU feed-forward and another residual layer norm. Opset 17
+(`LayerNormalization`), which every ONNX Runtime since 1.14 runs. `quantize_int8` then makes
+the `model.int8.onnx` that serves on CPU: int8 weights for every MatMul and for the
+word-embedding table, activations quantised on the fly.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ import numpy as np
 from classifiers.encoder.convert import hf_state_dict
 from classifiers.encoder.e5s1 import E5Image
 
-__all__ = ["OPSET", "build_onnx", "quantize_int8", "write_onnx"]
+__all__ = ["OPSET", "build_onnx", "quantize_int8", "tap_name", "write_onnx"]
 
 OPSET = 17
+
+
+def tap_name(layers: int) -> str:
+    """The output holding the hidden states after the first `layers` layers (1 … L-1): what a
+    model fine-tuned above them reads (`classifiers.hybrid.tuned`). ONNX Runtime computes every
+    layer anyway; an output only costs its copy, and only when asked for."""
+    return f"hidden_after_{layers}"
 
 
 class _Graph:
@@ -137,6 +145,8 @@ def build_onnx(image: E5Image) -> Any:
             g.op("Add", [x, out]), w[p + "output.LayerNorm.weight"],
             w[p + "output.LayerNorm.bias"], s.eps, p + "output.ln",
         )  # fmt: skip
+        if layer < s.layers - 1:  # a tap: what layer `layer + 1`'s successors read
+            g.nodes.append(helper.make_node("Identity", [x], [tap_name(layer + 1)]))
     g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"]))
     # mean over the unmasked tokens, then L2
     weights = g.op("Unsqueeze", [mask, g.const("axis2", _i64([2]))])
@@ -158,6 +168,12 @@ def build_onnx(image: E5Image) -> Any:
             helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", s.hidden]),
             helper.make_tensor_value_info(
                 "last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", s.hidden]
+            ),
+            *(
+                helper.make_tensor_value_info(
+                    tap_name(n), TensorProto.FLOAT, ["batch", "tokens", s.hidden]
+                )
+                for n in range(1, s.layers)
             ),
         ],
         initializer=g.weights,

@@ -17,13 +17,16 @@ from typing import Any, Literal
 
 import numpy as np
 
+from classifiers.embedding import PostEmbedding
 from classifiers.encoder.convert import CARD_FILE, ONNX_FP32, ONNX_INT8, TOKENIZER_FILE
-from classifiers.exceptions import ModelNotFoundError
+from classifiers.encoder.onnx_graph import tap_name
+from classifiers.exceptions import ModelFormatError, ModelNotFoundError
 
-__all__ = ["Backend", "SentenceEncoder"]
+__all__ = ["Backend", "SentenceEncoder", "encoder_name"]
 
 Backend = Literal["onnx-int8", "onnx", "torch"]
 Kind = Literal["passage", "query"]
+_Encoded = tuple[np.ndarray, np.ndarray | None]
 
 
 class SentenceEncoder:
@@ -43,7 +46,7 @@ class SentenceEncoder:
         batch_tokens: int = 2048,
     ) -> None:
         self._tokenizer = tokenizer
-        self._run = run  # (ids [B, T] int64, mask [B, T] int64) → [B, dim] float32
+        self._run = run  # (ids, mask [B, T] int64, tap) → ([B, dim], [B, T, hidden] or None)
         self._name = name
         self._bos, self._eos, self._pad = bos, eos, pad
         self.dim = dim
@@ -51,6 +54,7 @@ class SentenceEncoder:
         self.max_positions = max_positions  # the model's limit, `<s>` and `</s>` included
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
+        self.tap_layer: int | None = None  # set by a consumer of inner states (the hybrid)
 
     @property
     def name(self) -> str:
@@ -58,6 +62,11 @@ class SentenceEncoder:
         (`PostEmbedding.model`). The backend is left out: int8 and fp32 vectors of the same
         weights agree to cosine 0.995 and may be compared."""
         return f"{self._name}/t{self.max_tokens}"
+
+    @property
+    def weights_name(self) -> str:
+        """The model and its weights' source, without the token budget (`encoder_name`)."""
+        return self._name
 
     @classmethod
     def load(
@@ -95,11 +104,22 @@ class SentenceEncoder:
         dim = int(session.get_outputs()[0].shape[-1])
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
 
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-            (embedding,) = session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
-            return np.asarray(embedding, dtype=np.float32)
+        outputs = {o.name for o in session.get_outputs()}
 
-        return cls(tokenizer, run, name=_folder_name(folder), **_specials(tokenizer), dim=dim,
+        def run(ids: np.ndarray, mask: np.ndarray, tap: int | None) -> _Encoded:
+            names = ["embedding"]
+            if tap is not None:
+                if tap_name(tap) not in outputs:
+                    raise ModelFormatError(
+                        f"{graph} has no {tap_name(tap)} output: rebuild it with"
+                        " `canhbao models build-encoder --force`"
+                    )
+                names.append(tap_name(tap))
+            found = session.run(names, {"input_ids": ids, "attention_mask": mask})
+            states = np.asarray(found[1], dtype=np.float32) if tap is not None else None
+            return np.asarray(found[0], dtype=np.float32), states
+
+        return cls(tokenizer, run, name=encoder_name(folder), **_specials(tokenizer), dim=dim,
                    backend=backend,
                    max_positions=int(config["max_position_embeddings"]),
                    max_tokens=max_tokens, batch_tokens=batch_tokens)  # fmt: skip
@@ -117,16 +137,21 @@ class SentenceEncoder:
         model.eval()
         fast = AutoTokenizer.from_pretrained(ref)
 
-        def run(ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        def run(ids: np.ndarray, mask: np.ndarray, tap: int | None) -> _Encoded:
             with torch.inference_mode():
-                hidden = model(
-                    input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)
-                ).last_hidden_state
+                out = model(
+                    input_ids=torch.from_numpy(ids),
+                    attention_mask=torch.from_numpy(mask),
+                    output_hidden_states=tap is not None,
+                )
+            hidden = out.last_hidden_state
             weights = torch.from_numpy(mask).unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, dim=-1).numpy().astype(np.float32)
+            vectors = torch.nn.functional.normalize(mean, dim=-1).numpy().astype(np.float32)
+            states = out.hidden_states[tap].float().numpy() if tap is not None else None
+            return vectors, states
 
-        name = _folder_name(Path(ref)) if Path(ref).is_dir() else ref
+        name = encoder_name(Path(ref)) if Path(ref).is_dir() else ref
         return cls(fast.backend_tokenizer, run, name=name, **_specials(fast.backend_tokenizer),
                    dim=int(model.config.hidden_size), backend="torch",
                    max_positions=int(model.config.max_position_embeddings),
@@ -149,9 +174,32 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str], kind: Kind = "passage") -> np.ndarray:
         """[len(texts), dim] float32, L2-normalised rows, in the order of `texts`."""
+        return self._encode(texts, kind, None)[0]
+
+    def embed_with_states(
+        self, texts: Sequence[str], layer: int, kind: Kind = "passage"
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The embeddings, and for each text the hidden states after the first `layer` layers
+        ([its tokens, hidden], padding removed), from the same pass."""
+        vectors, states = self._encode(texts, kind, layer)
+        assert states is not None
+        return vectors, states
+
+    def embed_posts(self, passages: Sequence[str]) -> list[PostEmbedding]:
+        """The embed stage's call: one `PostEmbedding` per passage, carrying the tap layer's
+        states too where a consumer asked for them (`tap_layer`)."""
+        if self.tap_layer is None:
+            return [PostEmbedding(self.name, v) for v in self.embed(passages)]
+        vectors, states = self.embed_with_states(passages, self.tap_layer)
+        return [PostEmbedding(self.name, v, s) for v, s in zip(vectors, states, strict=True)]
+
+    def _encode(
+        self, texts: Sequence[str], kind: Kind, tap: int | None
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        states: list[np.ndarray] | None = [] if tap is None else [np.empty(0)] * len(texts)
         if not texts:
-            return out
+            return out, None if tap is None else []
         ids = self.token_ids(texts, kind)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         start = 0
@@ -170,12 +218,16 @@ class SentenceEncoder:
             for r, i in enumerate(rows):
                 batch[r, : len(ids[i])] = ids[i]
                 mask[r, : len(ids[i])] = 1
-            out[rows] = self._run(batch, mask)
+            vectors, hidden = self._run(batch, mask, tap)
+            out[rows] = vectors
+            if hidden is not None and states is not None:
+                for r, i in enumerate(rows):
+                    states[i] = hidden[r, : len(ids[i])].copy()
             start = end
-        return out
+        return out, states if tap is not None else None
 
 
-def _folder_name(folder: Path) -> str:
+def encoder_name(folder: Path) -> str:
     """`name@sha256-prefix` of the weights' source from the folder's card; the folder's name
     where it has none (a folder saved by transformers)."""
     card = folder / CARD_FILE

@@ -23,6 +23,7 @@ from classifiers.embedding import post_passage
 from classifiers.encoder.runtime import Backend, SentenceEncoder
 from classifiers.exceptions import ClassifierError, ModelFormatError, ModelNotFoundError
 from classifiers.heads import HEADS, HeadSpec
+from classifiers.hybrid.tuned import TunedTop
 from classifiers.scoring import ScoringModel, record_scores
 from schemas import Evidence, Label
 
@@ -33,10 +34,11 @@ HYBRID_CARD = "hybrid.json"
 WEIGHTS_FILE = "hybrid.npz"
 
 
-def mix_features(ngram: np.ndarray, embedding: np.ndarray) -> np.ndarray:
-    """What a mixer reads: each model's log-odds (binary) or log-probabilities (k classes)."""
-    logp = [np.log(np.clip(p, 1e-7, 1.0)) for p in (ngram, embedding)]
-    if ngram.shape[1] == 2:
+def mix_features(*probas: np.ndarray) -> np.ndarray:
+    """What a mixer reads: each model's log-odds (binary) or log-probabilities (k classes),
+    in a fixed order: n-gram, embedding, tuned top layers (where mixed in)."""
+    logp = [np.log(np.clip(p, 1e-7, 1.0)) for p in probas]
+    if probas[0].shape[1] == 2:
         return np.column_stack([lp[:, 1] - lp[:, 0] for lp in logp])
     return np.hstack(logp)
 
@@ -57,12 +59,19 @@ class HybridHead:
     spec: HeadSpec
     thresholds: dict[Label, float]
     embed: LinearMap | None = None  # embedding → class probabilities
-    mixer: LinearMap | None = None  # (n-gram, embedding) log-odds → class probabilities
+    mixer: LinearMap | None = None  # (n-gram, embedding[, tuned]) log-odds → probabilities
+    tuned: bool = False  # the mixer reads the fine-tuned top layers' probabilities too
 
-    def mix(self, ngram: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    def mix(
+        self, ngram: np.ndarray, vectors: np.ndarray, tuned: np.ndarray | None = None
+    ) -> np.ndarray:
         assert self.embed is not None
         assert self.mixer is not None
-        return self.mixer.proba(mix_features(ngram, self.embed.proba(vectors)))
+        inputs = [ngram, self.embed.proba(vectors)]
+        if self.tuned:
+            assert tuned is not None
+            inputs.append(tuned)
+        return self.mixer.proba(mix_features(*inputs))
 
 
 class HybridModel(ScoringModel):
@@ -72,11 +81,15 @@ class HybridModel(ScoringModel):
         encoder: SentenceEncoder,
         heads: Sequence[HybridHead],
         card: dict[str, Any],
+        tuned: TunedTop | None = None,
     ) -> None:
         self.ngram = ngram
         self.encoder = encoder  # also the pipeline's embedder: one pass per post
         self.heads = {head.spec.name: head for head in heads}
         self.card = card
+        self.tuned = tuned if any(h.tuned for h in heads) else None
+        if self.tuned is not None:  # the embed stage's pass keeps the states the top reads
+            encoder.tap_layer = self.tuned.start
 
     @property
     def name(self) -> str:
@@ -118,12 +131,21 @@ class HybridModel(ScoringModel):
                         specs[name],
                         {Label(k): float(v) for k, v in head_card["thresholds"].items()},
                     )
-                    if head_card["learner"] == "hybrid":
+                    if head_card["learner"] in ("hybrid", "hybrid+tuned"):
                         head.embed = LinearMap(arrays[f"{name}.embed.coef"],
                                                arrays[f"{name}.embed.intercept"])  # fmt: skip
                         head.mixer = LinearMap(arrays[f"{name}.mixer.coef"],
                                                arrays[f"{name}.mixer.intercept"])  # fmt: skip
+                        head.tuned = head_card["learner"] == "hybrid+tuned"
                     heads.append(head)
+            tuned = None
+            if any(head.tuned for head in heads):
+                tuned = TunedTop.load((directory / card["tuned"]).resolve(), threads)
+                if tuned.version != card["tuned_version"]:
+                    raise ModelFormatError(
+                        f"{directory} was trained on tuned layers {card['tuned_version']},"
+                        f" {card['tuned']} holds {tuned.version}: retrain the hybrid"
+                    )
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ClassifierError(f"cannot load hybrid model from {directory}: {exc}") from exc
         if ngram.version != card["baseline_version"]:
@@ -136,7 +158,7 @@ class HybridModel(ScoringModel):
                 f"{directory} was trained on encoder {card['encoder_name']}, found"
                 f" {encoder.name}: retrain with `canhbao train hybrid`"
             )
-        return cls(ngram, encoder, heads, card)
+        return cls(ngram, encoder, heads, card, tuned)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -156,18 +178,35 @@ class HybridModel(ScoringModel):
     def vectors(self, batch: Sequence[ClassifierInput], rows: Sequence[int]) -> np.ndarray:
         """The embedding of each row: the pipeline's where it came with the post (from this
         encoder), made here otherwise (evaluation, benchmarks, another encoder's vector)."""
+        return self.encoded(batch, rows)[0]
+
+    def encoded(
+        self, batch: Sequence[ClassifierInput], rows: Sequence[int]
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Each row's embedding and, where the tuned top layers are mixed in, the inner states
+        they read: the embed stage's where they came with the post, made here otherwise."""
         out = np.zeros((len(rows), self.encoder.dim), dtype=np.float32)
+        tap = self.encoder.tap_layer
+        states: list[np.ndarray] = [np.empty(0)] * len(rows)
         missing = []
         for k, i in enumerate(rows):
             given = batch[i].embedding
-            if given is not None and given.model == self.encoder.name:
+            usable = given is not None and given.model == self.encoder.name
+            if usable and given is not None and (tap is None or given.states is not None):
                 out[k] = given.vector
+                if given.states is not None:
+                    states[k] = given.states
             else:
                 missing.append(k)
         if missing:
-            passages = [post_passage(batch[rows[k]].title, batch[rows[k]].text) for k in missing]
-            out[missing] = self.encoder.embed(passages)
-        return out
+            made = self.encoder.embed_posts(
+                [post_passage(batch[rows[k]].title, batch[rows[k]].text) for k in missing]
+            )
+            for k, embedding in zip(missing, made, strict=True):
+                out[k] = embedding.vector
+                if embedding.states is not None:
+                    states[k] = embedding.states
+        return out, states if tap is not None else None
 
     def _score(
         self,
@@ -178,12 +217,23 @@ class HybridModel(ScoringModel):
     ) -> None:
         ngram = self.ngram.head_probabilities(batch, model_texts, live)
         mixing = any(self.heads[name].mixer is not None for name in ngram)
-        vectors = self.vectors(batch, live) if mixing else None
+        vectors, states = self.encoded(batch, live) if mixing else (None, None)
+        tuned_logits = None
+        if (
+            self.tuned is not None
+            and states is not None
+            and any(self.heads[n].tuned for n in ngram)
+        ):
+            tuned_logits = self.tuned.logits(states)
         position = {row: k for k, row in enumerate(live)}
         for name, (rows, proba) in ngram.items():
             head = self.heads[name]
             if head.mixer is not None and vectors is not None:
-                proba = head.mix(proba, vectors[[position[r] for r in rows]])
+                at = [position[r] for r in rows]
+                tuned = None
+                if head.tuned and self.tuned is not None and tuned_logits is not None:
+                    tuned = self.tuned.proba(tuned_logits[at], name)
+                proba = head.mix(proba, vectors[at], tuned)
             record_scores(head.spec, rows, proba, batch, scores)
 
     def _evidence_batch(

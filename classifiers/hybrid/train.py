@@ -37,6 +37,7 @@ from classifiers.encoder.runtime import SentenceEncoder
 from classifiers.exceptions import DatasetError
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.hybrid.model import MODEL_NAME, HybridHead, HybridModel, LinearMap, mix_features
+from classifiers.hybrid.tuned import TOP_GRAPH, TunedTop
 from classifiers.metrics import crossfit_decisions, two_halves
 from classifiers.text import normalize_text, text_for_model
 from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
@@ -56,6 +57,7 @@ class HybridOptions:
     max_train_rows: int = 12_000  # a 384-feature linear head saturates well before 44k rows
     c_grid: tuple[float, ...] = (0.1, 1.0, 10.0)
     target_precision: float | None = None  # None: the baseline's
+    tuned_dir: Path | None = None  # `canhbao train encoder`'s folder: mixed in where it wins
 
 
 def _inputs(data: LabelledSet) -> list[ClassifierInput]:
@@ -138,6 +140,7 @@ def _train_head(
     target_precision: float,
     opts: HybridOptions,
     progress: Callable[[str], None],
+    tuned: TunedTop | None = None,
 ) -> tuple[HybridHead, dict[str, Any]]:
     kept = _subsample(train, opts.max_train_rows, seed)
     train_inputs = _inputs(train)
@@ -153,27 +156,32 @@ def _train_head(
     head = HybridHead(spec, {})
     p_ngram = _ngram_proba(ngram, spec, dev_inputs)
     p_embed = embed.proba(x_dev)
-    features = mix_features(p_ngram, p_embed)
-    p_mix = _crossfit_mix(features, y_dev, seed)
-    scores = {
-        "ngram": _selection_score(spec, y_dev, p_ngram, seed),
-        "embedding": _selection_score(spec, y_dev, p_embed, seed),
-        "hybrid": _selection_score(spec, y_dev, p_mix, seed),
-    }
+    mixes_of = {"hybrid": mix_features(p_ngram, p_embed)}
+    probas = {"ngram": p_ngram, "embedding": p_embed}
+    if tuned is not None and spec.name in tuned.slices:
+        # the tuned layers as they run: on the embed stage's passage and pass (its inner states)
+        passages = [post_passage(i.title, i.text) for i in dev_inputs]
+        _, states = encoder.embed_with_states(passages, tuned.start)
+        probas["tuned"] = tuned.proba(tuned.logits(states), spec.name)
+        mixes_of["hybrid+tuned"] = mix_features(p_ngram, p_embed, probas["tuned"])
+    probas.update({name: _crossfit_mix(f, y_dev, seed) for name, f in mixes_of.items()})
+    scores = {name: _selection_score(spec, y_dev, p, seed) for name, p in probas.items()}
     # Each half of dev fits a mixer: every class needs rows in both.
     enough = np.bincount(y_dev, minlength=len(spec.classes)).min() >= _MIN_DEV_ROWS_PER_CLASS
-    mixes = enough and scores["hybrid"] > scores["ngram"]
+    learner = max(["ngram", *mixes_of], key=lambda name: (scores[name], name == "ngram"))
+    if not enough:
+        learner = "ngram"
+    mixes = learner != "ngram"
     if mixes:
-        mixer = LogisticRegression(C=1.0, max_iter=1000).fit(features, y_dev)
+        mixer = LogisticRegression(C=1.0, max_iter=1000).fit(mixes_of[learner], y_dev)
         head.embed = embed
         head.mixer = LinearMap(mixer.coef_.astype(np.float32), mixer.intercept_.astype(np.float32))
-        proba = p_mix
-    else:
-        proba = p_ngram
+        head.tuned = learner == "hybrid+tuned"
+    proba = probas[learner]
     thresholds, fields = dev_evaluation(spec, y_dev, proba, target_precision, seed)
     head.thresholds.update(thresholds)
     card = {
-        "learner": "hybrid" if mixes else "ngram",
+        "learner": learner,
         "selection": {
             "metric": "average_precision" if len(spec.classes) == 2 else "crossfit_macro_f1",
             **{k: round(v, 4) for k, v in scores.items()},
@@ -205,22 +213,27 @@ def train_hybrid(
     encoder = SentenceEncoder.load(encoder_dir, max_tokens=opts.max_tokens)
     seed = int(ngram.card.get("seed", 13))
     target = opts.target_precision or float(ngram.card.get("target_precision", 0.6))
+    tuned = _usable_tuned(opts.tuned_dir, encoder, seed, progress)
     hashes: dict[str, Any] = {}
     heads, head_cards = [], {}
     specs = [spec for spec in HEADS if spec.name in plan and spec.name in ngram.card["heads"]]
     for i, spec in enumerate(specs, start=1):
         train, dev = load_head_data(spec, plan[spec.name], data_dir, seed, hashes)
-        head, card = _train_head(spec, ngram, encoder, train, dev, seed, target, opts, progress)
+        head, card = _train_head(
+            spec, ngram, encoder, train, dev, seed, target, opts, progress, tuned
+        )
         heads.append(head)
         head_cards[spec.name] = card
         chosen = card["selection"]
+        others = ", ".join(f"{k} {v}" for k, v in chosen.items() if k != "metric")
         progress(
-            f"[{i}/{len(specs)}] {spec.name}: {card['learner']}"
-            f" ({chosen['metric']}: n-gram {chosen['ngram']}, embedding {chosen['embedding']},"
-            f" mix {chosen['hybrid']})"
+            f"[{i}/{len(specs)}] {spec.name}: {card['learner']} ({chosen['metric']}: {others})"
         )
+    used = tuned if any(h.tuned for h in heads) else None
     fingerprint = hashlib.sha256(
-        json.dumps([ngram.version, encoder.name, hashes, seed], sort_keys=True).encode()
+        json.dumps(
+            [ngram.version, encoder.name, hashes, seed, used and used.version], sort_keys=True
+        ).encode()
     ).hexdigest()[:10]
     card = {
         "model": MODEL_NAME,
@@ -231,6 +244,11 @@ def train_hybrid(
         "encoder": _relative(encoder_dir, out_dir),
         "encoder_name": encoder.name,
         "max_tokens": opts.max_tokens,
+        **(
+            {"tuned": _relative(used.directory, out_dir), "tuned_version": used.version}
+            if used is not None
+            else {}
+        ),
         "seed": seed,
         "target_precision": target,
         "data": hashes,
@@ -241,9 +259,27 @@ def train_hybrid(
             " research datasets: a build output, never commit it."
         ),
     }
-    model = HybridModel(ngram, encoder, heads, card)
+    model = HybridModel(ngram, encoder, heads, card, used)
     model.save(out_dir)
     return model
+
+
+def _usable_tuned(
+    directory: Path | None, encoder: SentenceEncoder, seed: int, progress: Callable[[str], None]
+) -> TunedTop | None:
+    """The fine-tuned top layers where they can be mixed in honestly: built on this encoder,
+    and trained on the same split (its seed), so that no dev row was among their training rows."""
+    if directory is None or not (directory / TOP_GRAPH).is_file():
+        return None
+    tuned = TunedTop.load(directory)
+    if tuned.encoder_name != encoder.weights_name:
+        progress(f"not mixing {directory}: tuned on {tuned.encoder_name}, not this encoder")
+        return None
+    if int(tuned.card.get("options", {}).get("seed", -1)) != seed:
+        progress(f"not mixing {directory}: its seed is not the baseline's (dev rows would leak)")
+        return None
+    progress(f"tuned top layers {tuned.version} (above layer {tuned.start}): tried on every head")
+    return tuned
 
 
 def _relative(target: Path, base: Path) -> str:

@@ -39,6 +39,9 @@ class Recording:
             raise RuntimeError("encoder refused")
         return self.encoder.embed(texts)
 
+    def embed_posts(self, passages: Sequence[str]) -> list[PostEmbedding]:
+        return [PostEmbedding(self.name, v) for v in self.embed(passages)]
+
 
 class Seeing:
     """Wraps the real classifier and keeps what it was given."""

@@ -17,6 +17,7 @@ from classifiers.exceptions import ModelFormatError
 from classifiers.heads import HEADS
 from classifiers.hybrid import HybridHead, HybridModel, HybridOptions, train_hybrid
 from classifiers.hybrid.model import LinearMap
+from classifiers.hybrid.tuned import TunedTop
 from schemas import PostKind
 from tests.conftest import ODD_TEXTS
 
@@ -36,22 +37,25 @@ def hybrid_dir(
     return out
 
 
-def _mixing(model: HybridModel, seed: int = 0) -> HybridModel:
-    """The model with every head mixing, through random linear maps."""
+def mixing(model: HybridModel, seed: int = 0, tuned: TunedTop | None = None) -> HybridModel:
+    """The model with every head mixing, through random linear maps: the n-gram and embedding
+    heads, and the tuned top layers where given."""
     rng = np.random.default_rng(seed)
+    inputs = 2 if tuned is None else 3
     heads = []
     for spec in HEADS:
         k = 1 if len(spec.classes) == 2 else len(spec.classes)
-        features = 2 if k == 1 else 2 * k
+        features = inputs if k == 1 else inputs * k
         embed = LinearMap(rng.normal(size=(k, model.encoder.dim)).astype(np.float32),
                           rng.normal(size=k).astype(np.float32))  # fmt: skip
         mixer = LinearMap(rng.normal(size=(k, features)).astype(np.float32),
                           rng.normal(size=k).astype(np.float32))  # fmt: skip
-        heads.append(HybridHead(spec, model.heads[spec.name].thresholds, embed, mixer))
+        thresholds = model.heads[spec.name].thresholds
+        heads.append(HybridHead(spec, thresholds, embed, mixer, tuned is not None))
     card = json.loads(json.dumps(model.card))
     for name in card["heads"]:
-        card["heads"][name]["learner"] = "hybrid"
-    return HybridModel(model.ngram, model.encoder, heads, card)
+        card["heads"][name]["learner"] = "hybrid" if tuned is None else "hybrid+tuned"
+    return HybridModel(model.ngram, model.encoder, heads, card, tuned)
 
 
 def test_training_writes_a_card_that_says_per_head_what_won_on_dev(hybrid_dir: Path) -> None:
@@ -84,7 +88,7 @@ def test_a_mixer_reads_both_models_log_odds(hybrid_dir: Path) -> None:
 
 
 def test_mixing_heads_survive_save_and_load(hybrid_dir: Path, tmp_path: Path) -> None:
-    model = _mixing(HybridModel.load(hybrid_dir))
+    model = mixing(HybridModel.load(hybrid_dir))
     out = tmp_path / "hybrid"
     shutil.copytree(hybrid_dir, out)
     model.card["baseline"] = str((hybrid_dir / model.card["baseline"]).resolve())
@@ -96,7 +100,7 @@ def test_mixing_heads_survive_save_and_load(hybrid_dir: Path, tmp_path: Path) ->
 
 
 def test_the_pipelines_embedding_is_used_and_another_encoders_is_not(hybrid_dir: Path) -> None:
-    model = _mixing(HybridModel.load(hybrid_dir))
+    model = mixing(HybridModel.load(hybrid_dir))
     plain = [ClassifierInput(f"{i:032x}", t, kind=PostKind.REVIEW) for i, t in enumerate(TEXTS)]
     vectors = model.encoder.embed([post_passage(i.title, i.text) for i in plain])
     given = [
@@ -121,7 +125,7 @@ def test_the_pipelines_embedding_is_used_and_another_encoders_is_not(hybrid_dir:
 
 
 def test_odd_inputs_get_defined_outcomes_through_the_encoder_path(hybrid_dir: Path) -> None:
-    model = _mixing(HybridModel.load(hybrid_dir))
+    model = mixing(HybridModel.load(hybrid_dir))
     batch = [ClassifierInput(f"{i:032x}", text) for i, (text, _) in enumerate(ODD_TEXTS)]
     results = model.predict(batch)
     for (_, expected), result in zip(ODD_TEXTS, results, strict=True):

@@ -26,12 +26,14 @@ def quantize_q4_0(values: np.ndarray) -> tuple[bytes, np.ndarray]:
     return raw, exact.reshape(values.shape)
 
 
-def tensor_shapes() -> dict[str, tuple[tuple[int, ...], bool]]:
+def tensor_shapes(
+    pieces: int = len(PIECES), positions: int = POSITIONS
+) -> dict[str, tuple[tuple[int, ...], bool]]:
     """name → (shape, quantized)"""
     h = HIDDEN
     shapes: dict[str, tuple[tuple[int, ...], bool]] = {
-        "emb.word": ((len(PIECES) + 1, h), True),  # one padding row, as the real image has
-        "emb.pos": ((POSITIONS, h), False),
+        "emb.word": ((pieces + 1, h), True),  # one padding row, as the real image has
+        "emb.pos": ((positions, h), False),
         "emb.type": ((TYPES, h), False),
         "emb.ln.w": ((h,), False),
         "emb.ln.b": ((h,), False),
@@ -49,23 +51,33 @@ def tensor_shapes() -> dict[str, tuple[tuple[int, ...], bool]]:
     return shapes
 
 
-def write_tiny_e5s1(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
+def corpus_pieces(words: list[str]) -> list[str]:
+    """A vocabulary for a corpus: e5's specials and prefix, every word whole ("▁word") and
+    every letter (so that any text of them tokenises without `<unk>`), `<mask>` last."""
+    whole = dict.fromkeys(f"▁{w}" for w in words if w)
+    letters = dict.fromkeys(c for w in words for c in w)
+    return ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁passage", ":", *whole, *letters, "<mask>"]
+
+
+def write_tiny_e5s1(
+    path: Path, seed: int = 0, pieces: list[str] = PIECES, positions: int = POSITIONS
+) -> dict[str, np.ndarray]:
     """Write the image; returns the fp32 tensors it encodes (after quantization)."""
     rng = np.random.default_rng(seed)
-    blob = b"".join(p.encode() for p in PIECES)
-    offsets = np.cumsum([0] + [len(p.encode()) for p in PIECES]).astype("<u4")
-    scores = np.array([0.0] * 4 + [-float(i) for i in range(1, len(PIECES) - 4)] + [0.0], "<f4")
+    blob = b"".join(p.encode() for p in pieces)
+    offsets = np.cumsum([0] + [len(p.encode()) for p in pieces]).astype("<u4")
+    scores = np.array([0.0] * 4 + [-float(i) for i in range(1, len(pieces) - 4)] + [0.0], "<f4")
     table = b"".join(
         struct.pack("<IB", cp, len(out)) + b"".join(struct.pack("<I", ord(c)) for c in out)
         for cp, out in sorted(NORMALISATION.items())
     )
     head = b"E5S1" + struct.pack("<I", 1)
-    head += struct.pack("<7i", HIDDEN, LAYERS, HEADS, FFN, len(PIECES) + 1, POSITIONS, TYPES)
+    head += struct.pack("<7i", HIDDEN, LAYERS, HEADS, FFN, len(pieces) + 1, positions, TYPES)
     head += struct.pack("<fi", 1e-12, 32)
-    head += struct.pack("<5iQ", len(PIECES), 0, 2, 1, 3, len(blob))
+    head += struct.pack("<5iQ", len(pieces), 0, 2, 1, 3, len(blob))
     head += offsets.tobytes() + scores.tobytes() + blob
     head += struct.pack("<iI", len(NORMALISATION), len(table)) + table
-    shapes = tensor_shapes()
+    shapes = tensor_shapes(len(pieces), positions)
     payloads: list[tuple[str, int, int, bytes]] = []
     expected: dict[str, np.ndarray] = {}
     for name, (shape, quantized) in shapes.items():

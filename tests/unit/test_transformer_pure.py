@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from classifiers.calibration import fit_temperature, softmax
 from classifiers.metrics import expected_calibration_error
-from classifiers.phobert.batching import pad, token_budget_batches
-from classifiers.phobert.windows import pool, split_windows
+from classifiers.transformer.batching import pad, token_budget_batches
+from classifiers.transformer.windows import pool, split_windows
 
 
 @given(

@@ -1,5 +1,6 @@
-"""The PhoBERT path from the command line: train (and export), eval, bench, and the embedded
-pipeline running on PhoBERT — all on tiny models the tests build, never a hub download."""
+"""The transformer path from the command line: train PhoBERT or the e5 encoder (and export),
+eval, bench, and the embedded pipeline running on it — all on tiny models the tests build,
+never a hub download."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("torch", reason="the PhoBERT path needs the `phobert` extra")
+pytest.importorskip("torch", reason="the PhoBERT path needs the `transformer` extra")
 
 from canhbao._cli_common import EXIT_REJECTED
 from canhbao.cli import app
@@ -27,10 +28,29 @@ def test_train_phobert_writes_and_exports_a_model(
     result = runner.invoke(app, [*args, "--max-steps", "20", "--learning-rate", "1e-3"], env=env)
     assert result.exit_code == 0, result.output
     assert "hostile" in result.stdout
-    card = json.loads((out / "phobert.json").read_text(encoding="utf-8"))
+    card = json.loads((out / "transformer.json").read_text(encoding="utf-8"))
     assert card["training_steps"] == 20
     assert (out / "model.onnx").is_file()
     assert (out / "model.int8.onnx").stat().st_size < (out / "model.onnx").stat().st_size
+
+
+def test_train_encoder_fine_tunes_the_top_layers_of_the_built_encoder(
+    tmp_path: Path, env: dict[str, str], tiny_e5_base: Path
+) -> None:
+    out = tmp_path / "tuned"
+    args = ["train", "encoder", "--base", str(tiny_e5_base), "--out", str(out), "--layers", "1"]
+    result = runner.invoke(
+        app, [*args, "--max-steps", "20", "--max-train-rows", "100", "--no-export"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "cached layer-1 states of hostile" in result.output
+    card = json.loads((out / "transformer.json").read_text(encoding="utf-8"))
+    assert (card["base"], card["frozen_layers"], card["pooling"]) == (str(tiny_e5_base), 1, "mean")
+    assert card["options"]["max_train_rows"] == 100
+    assert all(head["train_rows"] <= 100 for head in card["heads"].values())
+    too_deep = runner.invoke(app, [*args[:-1], "3", "--max-steps", "1"], env=env)
+    assert too_deep.exit_code == 1
+    assert "trainable_layers must be 1…2" in too_deep.output
 
 
 def test_train_phobert_without_weights_is_a_clear_error(
@@ -51,21 +71,21 @@ def test_eval_reads_a_phobert_folder(
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["model"].startswith("canhbao-phobert@")
+    assert report["model"].startswith("canhbao-transformer@")
     assert report["model"].endswith("+onnx-int8")
     assert report["macro_f1"] >= 0.9
     assert report["empty_rows"] == 1
 
 
-def test_bench_phobert_ends_with_the_key_value_line(
+def test_bench_transformer_ends_with_the_key_value_line(
     env: dict[str, str], tiny_phobert_dir: Path
 ) -> None:
-    args = ["bench", "classifier", "--model", "phobert", "--model-dir", str(tiny_phobert_dir)]
+    args = ["bench", "classifier", "--model", "transformer", "--model-dir", str(tiny_phobert_dir)]
     result = runner.invoke(app, [*args, "--posts", "60", "--batch-size", "16"], env=env)
     assert result.exit_code == 0, result.output
     assert "length mix" in result.stdout
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("model=phobert-onnx-int8 ")
+    assert last.startswith("model=transformer-onnx-int8 ")
     values = {k: float(v) for k, v in (kv.split("=") for kv in last.split()[1:])}
     assert values["posts_per_s"] > 0
     assert values["p95_ms"] > 0
@@ -76,9 +96,9 @@ def test_bench_phobert_ends_with_the_key_value_line(
 def test_the_embedded_pipeline_runs_on_phobert(env: dict[str, str], tiny_phobert_dir: Path) -> None:
     env = {
         **env,
-        "CANHBAO_CLASSIFIER": "phobert",
-        "CANHBAO_PHOBERT_MODEL": str(tiny_phobert_dir),
-        "CANHBAO_PHOBERT_BACKEND": "int8",
+        "CANHBAO_CLASSIFIER": "transformer",
+        "CANHBAO_TRANSFORMER_MODEL": str(tiny_phobert_dir),
+        "CANHBAO_TRANSFORMER_BACKEND": "int8",
     }
     result = runner.invoke(app, ["run", "--json"], env=env)
     assert result.exit_code == EXIT_REJECTED, result.output  # the sample's malformed lines
@@ -94,10 +114,12 @@ def test_phobert_export_writes_both_graphs(
 
     model = tmp_path / "model"
     shutil.copytree(tiny_phobert_dir, model, ignore=shutil.ignore_patterns("*.onnx"))
-    result = runner.invoke(app, ["phobert", "export", "--model", str(model)], env=env)
+    result = runner.invoke(app, ["transformer", "export", "--model", str(model)], env=env)
     assert result.exit_code == 0, result.output
     assert "model.int8.onnx" in result.stdout
     assert (model / "model.onnx").is_file()
-    missing = runner.invoke(app, ["phobert", "export", "--model", str(tmp_path / "no")], env=env)
+    missing = runner.invoke(
+        app, ["transformer", "export", "--model", str(tmp_path / "no")], env=env
+    )
     assert missing.exit_code == 1
-    assert "phobert.json" in missing.output
+    assert "transformer.json" in missing.output

@@ -1,4 +1,4 @@
-"""`PhobertClassifier`: the PhoBERT path behind the same `Classifier` interface as the baseline.
+"""`TransformerClassifier`: the PhoBERT path behind the same `Classifier` interface as the baseline.
 
 Text goes through the shared screening and normalisation, is word-segmented (PhoBERT was
 pre-trained on segmented text), tokenised, cut into windows, batched by length within a token
@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -24,27 +24,32 @@ from classifiers.baseline.spans import SpanModel, span_evidence
 from classifiers.calibration import softmax
 from classifiers.exceptions import ClassifierError, ModelNotFoundError
 from classifiers.heads import HEADS, HeadSpec
-from classifiers.phobert.backends import BACKENDS, Backend, OnnxBackend, onnx_file
-from classifiers.phobert.batching import pad, token_budget_batches
-from classifiers.phobert.windows import Pooling, pool, split_windows
 from classifiers.scoring import ScoringModel, record_scores
 from classifiers.text import text_for_model
 from classifiers.text.segment import Segmenter, make_segmenter
+from classifiers.transformer.backends import BACKENDS, Backend, OnnxBackend, onnx_file
+from classifiers.transformer.batching import pad, token_budget_batches
+from classifiers.transformer.windows import Pooling, pool, split_windows
 from schemas import Evidence, Label
+
+if TYPE_CHECKING:
+    from classifiers.transformer.network import TokenPooling
 
 __all__ = [
     "CARD_FILE",
     "HEADS_BY_NAME",
     "MODEL_NAME",
     "POOLING",
-    "PhobertClassifier",
+    "TransformerClassifier",
+    "card_pooling",
+    "card_specs",
     "load_tokenizer",
     "read_card",
     "resolve_model_dir",
 ]
 
-MODEL_NAME = "canhbao-phobert"
-CARD_FILE = "phobert.json"
+MODEL_NAME = "canhbao-transformer"
+CARD_FILE = "transformer.json"
 TOKENIZER_DIR = "tokenizer"
 # Offence anywhere is offence; reliability and clickbait are properties of the whole text.
 POOLING: dict[str, Pooling] = {
@@ -71,18 +76,19 @@ def resolve_model_dir(ref: str | Path) -> Path:
             return Path(snapshot_download(str(ref)))
         except Exception as exc:  # offline, unknown repo, no credentials: all say the same
             raise ModelNotFoundError(
-                f"PhoBERT model {ref!r}: not a local folder, and not obtainable from the hub"
+                f"transformer model {ref!r}: not a local folder, and not obtainable from the hub"
                 f" ({type(exc).__name__}: {exc})"
             ) from exc
     raise ModelNotFoundError(
-        f"no PhoBERT model at {ref}: train one with `canhbao train phobert --out {ref}`"
+        f"no transformer model at {ref}: train one with `canhbao train phobert --out {ref}`"
+        f" or `canhbao train encoder --out {ref}`"
     )
 
 
 def read_card(directory: Path) -> dict[str, Any]:
     path = directory / CARD_FILE
     if not path.is_file():
-        raise ModelNotFoundError(f"{directory} has no {CARD_FILE}: not a canhbao PhoBERT model")
+        raise ModelNotFoundError(f"{directory} has no {CARD_FILE}: not a canhbao transformer model")
     try:
         card: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         unknown = [name for name in card["heads"] if name not in HEADS_BY_NAME]
@@ -93,19 +99,32 @@ def read_card(directory: Path) -> dict[str, Any]:
     return card
 
 
+def card_specs(card: dict[str, Any]) -> list[HeadSpec]:
+    return [HEADS_BY_NAME[name] for name in card["heads"]]
+
+
+def card_pooling(card: dict[str, Any]) -> TokenPooling:
+    """How the heads read the encoder's output: PhoBERT cards written before pooling was a
+    field are `cls`."""
+    pooling = card.get("pooling", "cls")
+    if pooling not in ("cls", "mean"):
+        raise ClassifierError(f"unknown token pooling {pooling!r} in the model card")
+    return cast("TokenPooling", pooling)
+
+
 def load_tokenizer(path: str | Path) -> Any:
     try:
         from transformers import AutoTokenizer
     except ImportError as exc:
         raise ClassifierError(
-            "the PhoBERT path needs the `phobert` extra: pip install 'canhbao[phobert]'"
+            "the transformer path needs the `transformer` extra: pip install 'canhbao[transformer]'"
         ) from exc
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     tokenizer.model_max_length = 10**9  # windows do the truncation; no length warnings
     return tokenizer
 
 
-class PhobertClassifier(ScoringModel):
+class TransformerClassifier(ScoringModel):
     def __init__(
         self,
         card: dict[str, Any],
@@ -123,7 +142,14 @@ class PhobertClassifier(ScoringModel):
         self.spans = spans
         self.max_batch = max_batch
         self.max_tokens = max_tokens
-        self.specs: list[HeadSpec] = [HEADS_BY_NAME[name] for name in card["heads"]]
+        self.specs: list[HeadSpec] = card_specs(card)
+        # Tokenised apart from the text, as it is in every window; without its trailing space,
+        # which SentencePiece would make a token of its own ("passage: x" is "▁passage", ":",
+        # "▁x" in one piece or two).
+        prefix = str(card.get("prefix") or "").strip()
+        self._prefix: list[int] = (
+            tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+        )
         self._slices: dict[str, slice] = {}
         start = 0
         for spec in self.specs:
@@ -155,17 +181,17 @@ class PhobertClassifier(ScoringModel):
     @classmethod
     def load(
         cls, ref: str | Path, backend: str = "torch", threads: int | None = None
-    ) -> PhobertClassifier:
+    ) -> TransformerClassifier:
         if backend not in BACKENDS:
-            raise ClassifierError(f"unknown PhoBERT backend {backend!r}: one of {BACKENDS}")
+            raise ClassifierError(f"unknown transformer backend {backend!r}: one of {BACKENDS}")
         directory = resolve_model_dir(ref)
         card = read_card(directory)
-        specs = [HEADS_BY_NAME[name] for name in card["heads"]]
+        card_pooling(card)  # a bad card fails here, whichever backend
         runner: Backend
         if backend.startswith("onnx"):
             runner = OnnxBackend(onnx_file(directory, backend), backend, threads)
         else:
-            runner = _torch_backend(directory, specs, backend, threads)
+            runner = _torch_backend(directory, card, backend, threads)
         return cls(
             card,
             load_tokenizer(directory / TOKENIZER_DIR),
@@ -177,17 +203,26 @@ class PhobertClassifier(ScoringModel):
     # scoring ------------------------------------------------------------------------------
 
     def encode(self, model_texts: Sequence[str]) -> list[list[int]]:
-        """Token ids (no special tokens) of word-segmented model texts."""
+        """Token ids (no special tokens, no prefix) of (word-segmented) model texts."""
         if not model_texts:
             return []
         segmented = [self.segmenter.segment(t[:MAX_MODEL_CHARS]) for t in model_texts]
         ids: list[list[int]] = self.tokenizer(segmented, add_special_tokens=False)["input_ids"]
         return ids
 
+    @property
+    def window_body(self) -> int:
+        """Content tokens per window: the card's length less `<s>`, `</s>` and the prefix."""
+        return int(self.card["max_length"]) - 2 - len(self._prefix)
+
+    def model_rows(self, windows: Sequence[Sequence[int]]) -> list[list[int]]:
+        """What the network reads for each window: `<s>`, the prefix, the window, `</s>`."""
+        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
+        return [[bos, *self._prefix, *w, eos] for w in windows]
+
     def window_logits(self, windows: Sequence[Sequence[int]]) -> np.ndarray:
         """Logits of every head for each window (special tokens added here), length-bucketed."""
-        bos, eos = self.tokenizer.bos_token_id, self.tokenizer.eos_token_id
-        rows = [[bos, *w, eos] for w in windows]
+        rows = self.model_rows(windows)
         total = sum(len(spec.classes) for spec in self.specs)
         out = np.zeros((len(rows), total), dtype=np.float32)
         for group in token_budget_batches([len(r) for r in rows], self.max_batch, self.max_tokens):
@@ -199,7 +234,7 @@ class PhobertClassifier(ScoringModel):
         self, model_texts: Sequence[str], multi_window: bool = True
     ) -> list[tuple[int, list[int]]]:
         """(text index, token ids) of every window; one window per text unless it is long."""
-        body = int(self.card["max_length"]) - 2
+        body = self.window_body
         out: list[tuple[int, list[int]]] = []
         for i, ids in enumerate(self.encode(model_texts)):
             parts = (
@@ -256,22 +291,22 @@ class PhobertClassifier(ScoringModel):
 
 
 def _torch_backend(
-    directory: Path, specs: list[HeadSpec], backend: str, threads: int | None
+    directory: Path, card: dict[str, Any], backend: str, threads: int | None
 ) -> Backend:
     try:
         import torch
 
-        from classifiers.phobert.backends import TorchBackend, torch_int8
-        from classifiers.phobert.network import MultiHeadPhobert
+        from classifiers.transformer.backends import TorchBackend, torch_int8
+        from classifiers.transformer.network import MultiHeadEncoder
     except ImportError as exc:
         raise ClassifierError(
-            f"the {backend!r} backend needs the `phobert` extra: pip install 'canhbao[phobert]'"
-            " (or export the model and use an ONNX backend)"
+            f"the {backend!r} backend needs the `transformer` extra:"
+            " pip install 'canhbao[transformer]' (or export the model and use an ONNX backend)"
         ) from exc
     if threads:
         torch.set_num_threads(threads)
     try:
-        network = MultiHeadPhobert.load(directory, specs)
+        network = MultiHeadEncoder.load(directory, card_specs(card), card_pooling(card))
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ClassifierError(f"cannot load PhoBERT weights from {directory}: {exc}") from exc
+        raise ClassifierError(f"cannot load transformer weights from {directory}: {exc}") from exc
     return torch_int8(network) if backend == "int8" else TorchBackend(network)

@@ -1,4 +1,4 @@
-"""`canhbao bench classifier --model phobert`: the PhoBERT path on this CPU.
+"""`canhbao bench classifier --model transformer`: the transformer path on this CPU.
 
 Without `--model-dir` it builds a PhoBERT-base-shaped network with random weights (12 layers,
 hidden 768, vocabulary 64,001; same cost as the real one, no download) and a BPE tokenizer
@@ -30,7 +30,7 @@ from classifiers.base import ClassifierInput
 from classifiers.text import normalize_text, text_for_model
 from schemas import PostKind
 
-__all__ = ["LENGTH_MIX", "bench_phobert", "flops_per_window", "matmul_peak_flops"]
+__all__ = ["LENGTH_MIX", "bench_transformer", "flops_per_window", "matmul_peak_flops"]
 
 # (share of posts, words from, words to): what a monitored city feed is mostly made of —
 # comments, then page posts, then a few full articles (each several 256-token windows).
@@ -114,7 +114,7 @@ def _texts(posts: int, seed: int) -> list[str]:
 
 
 def _build_random_base(directory: Path, texts: list[str]) -> Path:
-    from classifiers.phobert.scaffold import (
+    from classifiers.transformer.scaffold import (
         PHOBERT_BASE_VOCAB,
         build_random_phobert,
         segmented_words,
@@ -130,7 +130,7 @@ def _build_random_base(directory: Path, texts: list[str]) -> Path:
 
 
 def _prepare_model(directory: Path, build: bool, backend: str, texts: list[str]) -> None:
-    from classifiers.phobert.export import export_folder
+    from classifiers.transformer.export import export_folder
 
     if build:
         _build_random_base(directory, texts)
@@ -147,7 +147,7 @@ def flops_per_window(length: int, config: Any) -> float:
     return float(layers * per_layer)
 
 
-def bench_phobert(
+def bench_transformer(
     backend: str,
     posts: int = 512,
     batch_size: int = 256,
@@ -161,19 +161,19 @@ def bench_phobert(
     import torch
     from transformers import AutoConfig
 
-    from classifiers.phobert.model import PhobertClassifier
-    from classifiers.phobert.network import ENCODER_DIR
+    from classifiers.transformer.model import TransformerClassifier
+    from classifiers.transformer.network import ENCODER_DIR
 
     if threads:
         torch.set_num_threads(threads)
     texts = _texts(posts, seed)
-    with tempfile.TemporaryDirectory(prefix="canhbao-phobert-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="canhbao-transformer-") as tmp:
         directory = model_dir or Path(tmp)
         # Built and exported in a child process: the fp32 network and the exporter's
         # working memory must not count in this process's peak RSS.
         with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
             pool.submit(_prepare_model, directory, model_dir is None, backend, texts).result()
-        model = PhobertClassifier.load(directory, backend=backend, threads=threads)
+        model = TransformerClassifier.load(directory, backend=backend, threads=threads)
         config = AutoConfig.from_pretrained(str(directory / ENCODER_DIR))
     inputs = [
         ClassifierInput(post_id=f"{i:032x}", text=t, language="vi", kind=PostKind.COMMENT)

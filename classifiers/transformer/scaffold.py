@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from classifiers.heads import HEADS, HeadSpec
-from classifiers.phobert.model import CARD_FILE, TOKENIZER_DIR
+from classifiers.transformer.model import CARD_FILE, TOKENIZER_DIR
 
 __all__ = [
     "PHOBERT_BASE_VOCAB",
@@ -125,11 +125,11 @@ def build_random_phobert(
     merges: int = 300,
 ) -> Path:
     """A complete model folder (tokenizer, random encoder, random heads, card with neutral
-    thresholds) that `PhobertClassifier.load` and `canhbao train phobert --base` accept."""
+    thresholds) that `TransformerClassifier.load` and `canhbao train phobert --base` accept."""
     import torch
     from transformers import PhobertTokenizer, RobertaConfig, RobertaModel
 
-    from classifiers.phobert.network import MultiHeadPhobert
+    from classifiers.transformer.network import MultiHeadEncoder
 
     raw = directory / "_raw_tokenizer"
     write_tokenizer(raw, words, merges, pad_to=vocab_size)
@@ -146,13 +146,13 @@ def build_random_phobert(
         eos_token_id=tokenizer.eos_token_id,
         **shape,
     )
-    network = MultiHeadPhobert(
+    network = MultiHeadEncoder(
         RobertaModel(config, add_pooling_layer=False),  # type: ignore[no-untyped-call]
         specs,
     ).eval()
     network.save(directory)
     card: dict[str, Any] = {
-        "model": "canhbao-phobert",
+        "model": "canhbao-transformer",
         "version": f"random-{size}-{seed}",
         "base": f"random:{size}",
         "max_length": 256,
