@@ -179,6 +179,30 @@ class Featurizer:
         result: sp.csr_matrix = normalize(matrix, copy=False)
         return result
 
+    def post_word_ngrams(self, model_texts: Sequence[str]) -> list[tuple[list[str], np.ndarray]]:
+        """Per text, its distinct word n-grams (sorted) and their columns: the words of the
+        whole batch hashed in one call, as `counts` does, and each bigram's column combined
+        from its words' hashes (no n-gram string is split or hashed again)."""
+        per_doc = [tokens(t[:MAX_MODEL_CHARS]) for t in model_texts]
+        flat = [t for d in per_doc for t in d]
+        hashes = _token_hashes(flat)
+        bits = self.config.word_bits
+        unigrams = _unigram_columns(hashes, bits).astype(np.int64)
+        bigrams = _bigram_columns(hashes[:-1], hashes[1:], bits).astype(np.int64)
+        out: list[tuple[list[str], np.ndarray]] = []
+        start = 0
+        for toks in per_doc:
+            end = start + len(toks)
+            column = dict(zip(toks, unigrams[start:end].tolist(), strict=True))
+            pairs = zip(
+                itertools.pairwise(toks), bigrams[start : max(start, end - 1)].tolist(), strict=True
+            )
+            column.update((f"{a} {b}", c) for (a, b), c in pairs)
+            grams = sorted(column)
+            out.append((grams, np.fromiter((column[g] for g in grams), np.int64, len(grams))))
+            start = end
+        return out
+
     def word_columns(self, ngrams: Sequence[str]) -> np.ndarray:
         """The columns of word n-grams ("a" or "a b", as `word_ngrams` writes them)."""
         parts = [g.split(" ", 1) for g in ngrams]

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from classifiers.base import ClassifierInput
-from classifiers.baseline.features import HASHING, FeatureConfig, Featurizer, word_ngrams
+from classifiers.baseline.features import HASHING, FeatureConfig, Featurizer
 from classifiers.baseline.meta import meta_features
 from classifiers.baseline.spans import SPAN_CARD, SpanModel, span_evidence_batch
 from classifiers.calibration import class_probabilities
@@ -212,15 +212,12 @@ class BaselineModel(ScoringModel):
         """Per post, the word n-grams that pushed each decided label up most, located in its
         text (and the span model's offending words). The n-grams of every post are hashed in
         one call."""
-        grams = [sorted(set(word_ngrams(t))) for t in model_texts]
-        flat = self.featurizer.word_columns([g for post in grams for g in post])
-        bounds = np.cumsum([0] + [len(post) for post in grams])
+        grams = self.featurizer.post_word_ngrams(model_texts)
         spans = span_evidence_batch(self.spans, texts, labels)
-        out = []
-        for k, (text, decided) in enumerate(zip(texts, labels, strict=True)):
-            columns = flat[bounds[k] : bounds[k + 1]]
-            out.append(spans[k] + self._post_evidence(text, grams[k], columns, decided))
-        return out
+        return [
+            spans[k] + self._post_evidence(text, *grams[k], decided)
+            for k, (text, decided) in enumerate(zip(texts, labels, strict=True))
+        ]
 
     def _post_evidence(
         self, text: str, ngrams: list[str], columns: np.ndarray, labels: list[Label]
@@ -228,7 +225,7 @@ class BaselineModel(ScoringModel):
         assert self.featurizer.idf is not None
         idf = self.featurizer.idf[columns]
         evidence: list[Evidence] = []
-        words = _Words(text)
+        words: _Words | None = None  # split only for a post that has evidence to locate
         for label in labels:
             head = next(h for h in self.heads if label in h.spec.labels)
             if head.spec.source == "title":
@@ -237,6 +234,7 @@ class BaselineModel(ScoringModel):
             for k in np.argsort(-weights)[:_EVIDENCE_PER_LABEL]:
                 if weights[k] <= 0:
                     break
+                words = words or _Words(text)
                 span = words.locate(ngrams[k])
                 # Built from this model's own checked values: constructed, not re-validated
                 # (validation was a tenth of prediction time on a hostile-heavy stream).
