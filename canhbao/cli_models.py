@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -14,6 +14,7 @@ from schemas.exceptions import CanhbaoError
 
 if TYPE_CHECKING:
     from classifiers.base import Classifier
+    from classifiers.transformer.train import TransformerTrainingOptions
 
 __all__ = ["bench_classifier", "eval_model", "models_app", "train_app", "transformer_app"]
 
@@ -191,7 +192,9 @@ def train_encoder_cmd(
     _train_transformer(options, data, out, export)
 
 
-def _train_transformer(options: Any, data: Path | None, out: Path | None, export: bool) -> None:
+def _train_transformer(
+    options: TransformerTrainingOptions, data: Path | None, out: Path | None, export: bool
+) -> None:
     from classifiers.transformer.train import train_transformer
 
     settings = load_settings()

@@ -18,7 +18,7 @@ from classifiers.datasets import LabelledSet, file_sha256, read_dataset
 from classifiers.heads import HeadSpec
 from classifiers.text import normalize_text, text_for_model
 
-__all__ = ["DEFAULT_PLAN", "DataSplit", "head_model_texts", "load_head_data"]
+__all__ = ["DEFAULT_PLAN", "DataSplit", "head_model_texts", "load_head_data", "stratified_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,16 @@ def load_head_data(
         rows, test_size=0.2, random_state=seed, stratify=np.asarray(train.y)
     )
     return _subset(train, np.sort(fit_rows)), _subset(train, np.sort(dev_rows))
+
+
+def stratified_rows(y: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Row indices of a training split: all of them, or `limit` drawn stratified by class
+    (sorted), the same rows for the same seed."""
+    rows = np.arange(len(y))
+    if limit is None or len(rows) <= limit:
+        return rows
+    kept, _ = train_test_split(rows, train_size=limit, random_state=seed, stratify=y)
+    return np.sort(kept)
 
 
 def head_model_texts(data: LabelledSet, spec: HeadSpec) -> list[str]:

@@ -197,9 +197,9 @@ class SentenceEncoder:
         self, texts: Sequence[str], kind: Kind, tap: int | None
     ) -> tuple[np.ndarray, list[np.ndarray] | None]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        states: list[np.ndarray] | None = [] if tap is None else [np.empty(0)] * len(texts)
+        states = None if tap is None else [np.empty(0)] * len(texts)
         if not texts:
-            return out, None if tap is None else []
+            return out, states
         ids = self.token_ids(texts, kind)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         start = 0
@@ -224,7 +224,7 @@ class SentenceEncoder:
                 for r, i in enumerate(rows):
                     states[i] = hidden[r, : len(ids[i])].copy()
             start = end
-        return out, states if tap is not None else None
+        return out, states
 
 
 def encoder_name(folder: Path) -> str:

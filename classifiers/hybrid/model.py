@@ -191,8 +191,8 @@ class HybridModel(ScoringModel):
         missing = []
         for k, i in enumerate(rows):
             given = batch[i].embedding
-            usable = given is not None and given.model == self.encoder.name
-            if usable and given is not None and (tap is None or given.states is not None):
+            ours = given is not None and given.model == self.encoder.name
+            if given is not None and ours and (tap is None or given.states is not None):
                 out[k] = given.vector
                 if given.states is not None:
                     states[k] = given.states

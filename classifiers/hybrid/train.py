@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, f1_score, log_loss
-from sklearn.model_selection import train_test_split
 
 from classifiers.base import ClassifierInput
 from classifiers.baseline import BaselineModel
@@ -40,7 +39,7 @@ from classifiers.hybrid.model import MODEL_NAME, HybridHead, HybridModel, Linear
 from classifiers.hybrid.tuned import TOP_GRAPH, TunedTop
 from classifiers.metrics import crossfit_decisions, two_halves
 from classifiers.text import normalize_text, text_for_model
-from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data
+from classifiers.training_data import DEFAULT_PLAN, DataSplit, load_head_data, stratified_rows
 from schemas import utc_now
 
 __all__ = ["HybridOptions", "train_hybrid"]
@@ -72,16 +71,6 @@ def _inputs(data: LabelledSet) -> list[ClassifierInput]:
             zip(data.texts, data.titles, data.engagement, strict=True)
         )
     ]
-
-
-def _subsample(data: LabelledSet, limit: int, seed: int) -> np.ndarray:
-    rows = np.arange(len(data))
-    if len(rows) <= limit:
-        return rows
-    kept, _ = train_test_split(
-        rows, train_size=limit, random_state=seed, stratify=np.asarray(data.y)
-    )
-    return np.sort(kept)
 
 
 def _fit_embedding_head(
@@ -142,12 +131,18 @@ def _train_head(
     progress: Callable[[str], None],
     tuned: TunedTop | None = None,
 ) -> tuple[HybridHead, dict[str, Any]]:
-    kept = _subsample(train, opts.max_train_rows, seed)
+    kept = stratified_rows(np.asarray(train.y), opts.max_train_rows, seed)
     train_inputs = _inputs(train)
     dev_inputs = _inputs(dev)
     t0 = time.perf_counter()
     x = encoder.embed([post_passage(train_inputs[i].title, train_inputs[i].text) for i in kept])
-    x_dev = encoder.embed([post_passage(i.title, i.text) for i in dev_inputs])
+    dev_passages = [post_passage(i.title, i.text) for i in dev_inputs]
+    tuned = tuned if tuned is not None and spec.name in tuned.slices else None
+    if tuned is not None:
+        # one pass for both: the tuned layers read its inner states, as they do in the pipeline
+        x_dev, dev_states = encoder.embed_with_states(dev_passages, tuned.start)
+    else:
+        x_dev = encoder.embed(dev_passages)
     seconds = time.perf_counter() - t0
     progress(f"  {spec.name}: embedded {len(kept) + len(dev_inputs)} texts in {seconds:.0f}s")
     y = np.asarray(train.y, dtype=np.int64)[kept]
@@ -158,11 +153,9 @@ def _train_head(
     p_embed = embed.proba(x_dev)
     mixes_of = {"hybrid": mix_features(p_ngram, p_embed)}
     probas = {"ngram": p_ngram, "embedding": p_embed}
-    if tuned is not None and spec.name in tuned.slices:
+    if tuned is not None:
         # the tuned layers as they run: on the embed stage's passage and pass (its inner states)
-        passages = [post_passage(i.title, i.text) for i in dev_inputs]
-        _, states = encoder.embed_with_states(passages, tuned.start)
-        probas["tuned"] = tuned.proba(tuned.logits(states), spec.name)
+        probas["tuned"] = tuned.proba(tuned.logits(dev_states), spec.name)
         mixes_of["hybrid+tuned"] = mix_features(p_ngram, p_embed, probas["tuned"])
     probas.update({name: _crossfit_mix(f, y_dev, seed) for name, f in mixes_of.items()})
     scores = {name: _selection_score(spec, y_dev, p, seed) for name, p in probas.items()}

@@ -24,6 +24,7 @@ import numpy as np
 from classifiers.calibration import softmax
 from classifiers.exceptions import ClassifierError, ModelNotFoundError
 from classifiers.heads import HEADS
+from classifiers.transformer.batching import token_budget_batches
 
 __all__ = ["TOP_GRAPH", "TunedTop"]
 
@@ -87,16 +88,9 @@ class TunedTop:
         batched by length within a token budget."""
         width = sum(s.stop - s.start for s in self.slices.values())
         out = np.zeros((len(states), width), dtype=np.float32)
-        order = sorted(range(len(states)), key=lambda i: len(states[i]))
-        start = 0
-        while start < len(order):
-            end = start + 1
-            while end < len(order) and (end - start + 1) * len(states[order[end]]) <= max(
-                self.batch_tokens, len(states[order[start]])
-            ):
-                end += 1
-            rows = order[start:end]
-            longest = len(states[rows[-1]])
+        lengths = [len(s) for s in states]
+        for rows in token_budget_batches(lengths, max(1, len(states)), self.batch_tokens):
+            longest = max(lengths[i] for i in rows)
             hidden = np.zeros((len(rows), longest, states[rows[0]].shape[1]), dtype=np.float32)
             mask = np.zeros((len(rows), longest), dtype=np.int64)
             for r, i in enumerate(rows):
@@ -106,7 +100,6 @@ class TunedTop:
                 ["logits"], {"hidden_states": hidden, "attention_mask": mask}
             )
             out[rows] = found
-            start = end
         return out
 
     def proba(self, logits: np.ndarray, head: str) -> np.ndarray:

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from classifiers.baseline.spans import train_span_model
 from classifiers.calibration import fit_temperature
@@ -37,7 +36,13 @@ from classifiers.encoder.runtime import encoder_name
 from classifiers.exceptions import ClassifierError, DatasetError
 from classifiers.heads import HEADS, HeadSpec
 from classifiers.text.segment import make_segmenter
-from classifiers.training_data import DEFAULT_PLAN, DataSplit, head_model_texts, load_head_data
+from classifiers.training_data import (
+    DEFAULT_PLAN,
+    DataSplit,
+    head_model_texts,
+    load_head_data,
+    stratified_rows,
+)
 from classifiers.transformer.backends import TorchBackend
 from classifiers.transformer.batching import pad, token_budget_batches
 from classifiers.transformer.model import (
@@ -185,7 +190,7 @@ def train_transformer(
     heads: list[_HeadData] = []
     for spec in specs:
         train, dev = load_head_data(spec, plan[spec.name], data_dir, opts.seed, hashes)
-        keep = _subsample(np.asarray(train.y, dtype=np.int64), opts.max_train_rows, opts.seed)
+        keep = stratified_rows(np.asarray(train.y, dtype=np.int64), opts.max_train_rows, opts.seed)
         texts = head_model_texts(train, spec)
         encoded = classifier.encode([texts[i] for i in keep])
         heads.append(
@@ -205,9 +210,8 @@ def train_transformer(
             progress(f"cached layer-{frozen} states of {data.spec.name}")
     total_rows = sum(len(h.train_y) for h in heads)
     steps = opts.max_steps or max(1, math.ceil(opts.epochs * total_rows / opts.batch_size))
-    run_id = hashlib.sha256(
-        json.dumps([hashes, asdict(opts)], sort_keys=True).encode()
-    ).hexdigest()[:16]
+    options = asdict(opts)
+    run_id = hashlib.sha256(json.dumps([hashes, options], sort_keys=True).encode()).hexdigest()[:16]
     _fine_tune(network, heads, classifier, steps, opts, run_id, out_dir, progress)
 
     network.eval()
@@ -236,11 +240,9 @@ def train_transformer(
         progress("span model: ViHOS")
         classifier.spans = train_span_model(data_dir / "vihos", seed=opts.seed)
         hashes.update({f"vihos/{n}": m for n, m in classifier.spans.card["data"].items()})
-    options = asdict(opts)
-    fingerprint = run_id[:10]
     card.update(
         {
-            "version": f"{utc_now():%Y%m%d}-{fingerprint}",
+            "version": f"{utc_now():%Y%m%d}-{run_id[:10]}",
             "created_at": utc_now().isoformat(),
             "options": options,
             "data": hashes,
@@ -261,15 +263,6 @@ def _base_parts(base: str) -> tuple[str, str]:
     if (root / CARD_FILE).is_file():
         return str(root / TOKENIZER_DIR), str(root / ENCODER_DIR)
     return base, base
-
-
-def _subsample(y: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
-    """Row indices: all of them, or `limit` drawn stratified by class (sorted)."""
-    rows = np.arange(len(y))
-    if limit is None or len(rows) <= limit:
-        return rows
-    kept, _ = train_test_split(rows, train_size=limit, random_state=seed, stratify=y)
-    return np.sort(kept)
 
 
 def _frozen_states(
