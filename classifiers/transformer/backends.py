@@ -50,9 +50,14 @@ class TorchBackend:
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 
+        # Where the weights are: a network trained on a GPU is scored there before it is saved.
+        weight = next(self.network.parameters(), None)
+        device = weight.device if weight is not None else torch.device("cpu")
         with torch.inference_mode():
-            out = self.network(torch.from_numpy(input_ids), torch.from_numpy(attention_mask))
-        result: np.ndarray = out.float().numpy()
+            out = self.network(
+                torch.from_numpy(input_ids).to(device), torch.from_numpy(attention_mask).to(device)
+            )
+        result: np.ndarray = out.float().cpu().numpy()
         return result
 
 

@@ -70,6 +70,10 @@ class MultiHeadEncoder(nn.Module):
         )
 
     @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
     def layers(self) -> nn.ModuleList:
         layers: nn.ModuleList = cast(Any, self.encoder).encoder.layer  # BERT and RoBERTa alike
         return layers

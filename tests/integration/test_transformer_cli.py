@@ -53,6 +53,30 @@ def test_train_encoder_fine_tunes_the_top_layers_of_the_built_encoder(
     assert "trainable_layers must be 1…2" in too_deep.output
 
 
+def test_train_encoder_fine_tunes_every_layer_on_every_row_where_asked(
+    tmp_path: Path, env: dict[str, str], tiny_e5_base: Path
+) -> None:
+    import torch
+
+    out = tmp_path / "full"
+    args = ["train", "encoder", "--base", str(tiny_e5_base), "--out", str(out), "--layers", "2"]
+    every_row = [*args, "--max-steps", "3", "--max-train-rows", "0", "--max-length", "48"]
+    result = runner.invoke(app, [*every_row, "--device", "cpu", "--no-export"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "training on cpu" in result.output
+    card = json.loads((out / "transformer.json").read_text(encoding="utf-8"))
+    assert (card["frozen_layers"], card["max_length"]) == (0, 48)
+    assert card["options"]["max_train_rows"] is None
+    assert card["options"]["device"] == "cpu"
+    assert all(head["train_rows"] > 100 for head in card["heads"].values())
+    if not torch.cuda.is_available():
+        no_gpu = runner.invoke(app, [*every_row, "--device", "cuda", "--no-export"], env=env)
+        assert no_gpu.exit_code == 1
+        assert "torch sees no CUDA GPU" in no_gpu.output
+    unknown = runner.invoke(app, [*every_row, "--device", "tpu"], env=env)
+    assert unknown.exit_code == 2
+
+
 def test_train_phobert_without_weights_is_a_clear_error(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
