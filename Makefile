@@ -8,6 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 MODEL := var/models/baseline/model.json
 ENCODER := var/models/encoder/encoder.json
 HYBRID := var/models/hybrid/hybrid.json
+CLAIMS := var/models/claims/matcher.json
 
 STACK := deploy/local/stack.sh
 STARTED := var/stack/.started-by-make-test
@@ -39,10 +40,14 @@ $(ENCODER): | $(RUN_STAMP)
 $(HYBRID): $(MODEL) $(ENCODER) | $(RUN_STAMP)
 	CANHBAO_LOG_FORMAT=text $(BIN)/canhbao train hybrid --data $(DATASETS)
 
+# The claim matcher (lexical + vector fusion and its two thresholds, cross-fitted): ~1 min.
+$(CLAIMS): $(ENCODER) | $(RUN_STAMP)
+	CANHBAO_LOG_FORMAT=text $(BIN)/canhbao train claims --data $(DATASETS)
+
 ## run: set up, build the models if absent, run the embedded pipeline on the sample.
 # Exit status 3 means "finished, some records went to the dead letters" — the bundled sample
 # contains malformed lines on purpose, so 3 is the expected outcome here.
-run: $(RUN_STAMP) $(MODEL) $(ENCODER) $(HYBRID)
+run: $(RUN_STAMP) $(MODEL) $(ENCODER) $(HYBRID) $(CLAIMS)
 	@CANHBAO_LOG_FORMAT=text $(BIN)/canhbao run; status=$$?; \
 	if [ $$status -eq 3 ]; then \
 	  echo "exit 3: finished; the sample's malformed lines are in the dead letters, as intended"; \

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from schemas.exceptions import CanhbaoError
 
-__all__ = ["AlertNotFound", "AlertingError", "AuditTampered", "DecisionConflict", "StoreError"]
+__all__ = [
+    "AlertNotFound",
+    "AlertingError",
+    "AuditTampered",
+    "ClaimError",
+    "DecisionConflict",
+    "StoreError",
+]
 
 
 class AlertingError(CanhbaoError):
@@ -25,3 +32,7 @@ class AlertNotFound(AlertingError):
 
 class DecisionConflict(AlertingError):
     """The alert was decided (or changed) by someone else first; nothing was overwritten."""
+
+
+class ClaimError(AlertingError):
+    """A claim, a claim file or an import that cannot be used; says which line and why."""

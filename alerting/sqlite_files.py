@@ -4,11 +4,14 @@ same way — WAL, autocommit with explicit transactions, one connection shared u
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alerting.exceptions import StoreError
 
-__all__ = ["open_local_db"]
+__all__ = ["immediate_transaction", "open_local_db"]
 
 
 def open_local_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
@@ -21,3 +24,18 @@ def open_local_db(path: Path, schema: str, what: str) -> sqlite3.Connection:
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open the {what} {path}: {exc}") from exc
     return db
+
+
+@contextmanager
+def immediate_transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Cursor]:
+    """One write transaction on the shared connection: taken at once (`BEGIN IMMEDIATE`, so
+    two writers queue instead of failing at commit), rolled back on any error."""
+    with lock:
+        cur = db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")

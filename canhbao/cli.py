@@ -20,6 +20,7 @@ from canhbao._cli_common import (
     progress_line,
     require_extra,
 )
+from canhbao.cli_claims import claims_app, eval_claims, train_claims
 from canhbao.cli_deliver import deliver
 from canhbao.cli_digest import digest
 from canhbao.cli_ingest import collect, import_posts, intake
@@ -106,11 +107,14 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(transformer_app, name="transformer")
 app.command("eval")(eval_model)
+app.command("eval-claims")(eval_claims)
+train_app.command("claims")(train_claims)
 bench_app.command("classifier")(bench_classifier)
 app.add_typer(bench_app, name="bench")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(claims_app, name="claims")
 app.command()(collect)
 app.command()(deliver)
 app.command()(digest)

@@ -151,6 +151,16 @@ class Settings(BaseSettings):
         return self.data_dir / "models" / "hybrid"
 
     @property
+    def claims_db_path(self) -> Path:
+        """The claim library (claims, versions, history)."""
+        return self.data_dir / "claims.db"
+
+    @property
+    def claims_dir(self) -> Path:
+        """The claim matcher fitted by `canhbao train claims`."""
+        return self.data_dir / "models" / "claims"
+
+    @property
     def transformer_ref(self) -> str:
         return self.transformer_model or str(self.data_dir / "models" / "transformer")
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 from alerting.accounts import AccountStore
 from alerting.audit_anchor import AnchoredStore, CheckpointLog
-from alerting.exceptions import StoreError
+from alerting.claims.lexical import LexicalModel
+from alerting.claims.library import AuditSink, SqliteClaimLibrary
+from alerting.claims.matcher import read_matcher_card
+from alerting.claims.runtime import LibraryMatching
+from alerting.exceptions import ClaimError, StoreError
 from alerting.store import AlertStore, SQLiteStore
 from canhbao.settings import Settings, load_audit_key, load_pseudonym_key
 from classifiers import Classifier
@@ -24,13 +29,18 @@ from stream_jobs.topics import Topology
 __all__ = [
     "audit_checkpoints",
     "build_context",
+    "load_claim_matching",
     "load_classifier",
     "load_embedder",
     "open_accounts",
     "open_bare_store",
+    "open_claim_library",
     "open_store",
     "topology",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def open_accounts(settings: Settings) -> AccountStore:
@@ -49,6 +59,31 @@ def load_classifier(settings: Settings) -> Classifier:
     if settings.classifier == "hybrid" or (settings.classifier == "auto" and hybrid_built):
         return HybridModel.load(settings.hybrid_dir, settings.encoder_backend)
     return BaselineModel.load(settings.baseline_dir)
+
+
+def open_claim_library(settings: Settings, audit: AuditSink | None = None) -> SqliteClaimLibrary:
+    """The claim library: a local SQLite file beside the store, like the accounts."""
+    return SqliteClaimLibrary(settings.claims_db_path, audit)
+
+
+def load_claim_matching(settings: Settings, embedder: Embedder | None) -> LibraryMatching | None:
+    """The claim stage's library, or None (with the reason logged) where it cannot run: no
+    fitted matcher, or one fitted on vectors of another encoder than the embed stage's."""
+    try:
+        card = read_matcher_card(settings.claims_dir)
+        lexical = LexicalModel.load(settings.claims_dir)
+    except ClaimError as exc:
+        log.info("claim matching off: %s", exc)
+        return None
+    if card["fusion"]["vectors"] and (embedder is None or embedder.name != card["encoder"]):
+        log.warning(
+            "claim matching off: the matcher reads vectors of %s, the embed stage makes %s;"
+            " rerun `canhbao train claims`",
+            card["encoder"],
+            None if embedder is None else embedder.name,
+        )
+        return None
+    return LibraryMatching(open_claim_library(settings), card, lexical, embedder)
 
 
 def load_embedder(settings: Settings, classifier: Classifier) -> Embedder | None:
@@ -122,8 +157,10 @@ def topology(settings: Settings) -> Topology:
 
 
 def build_context(settings: Settings, classifier: Classifier) -> PipelineContext:
+    embedder = load_embedder(settings, classifier)
     return PipelineContext(
-        embedder=load_embedder(settings, classifier),
+        embedder=embedder,
+        claims=load_claim_matching(settings, embedder),
         classifier=classifier,
         dedup=DedupIndex(capacity=settings.dedup_capacity, min_jaccard=settings.dedup_min_jaccard),
         policy=RoutingPolicy(),

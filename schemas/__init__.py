@@ -27,6 +27,7 @@ from schemas.audit import (
     chain_hash,
     verify_chain,
 )
+from schemas.claims import Claim, ClaimDraft, ClaimRating, ClaimStatus, Rebuttal
 from schemas.classification import Classification, Evidence, EvidenceKind, Label, SkipReason
 from schemas.deadletter import DeadLetter, RejectReason
 from schemas.delivery import DeliveryMessage, delivery_id_for
@@ -58,6 +59,10 @@ __all__ = [
     "AuditEvent",
     "CanhbaoError",
     "ChainBroken",
+    "Claim",
+    "ClaimDraft",
+    "ClaimRating",
+    "ClaimStatus",
     "Classification",
     "ClassifiedPost",
     "Contract",
@@ -74,6 +79,7 @@ __all__ = [
     "Platform",
     "PostKind",
     "RawPost",
+    "Rebuttal",
     "RejectReason",
     "Severity",
     "SkipReason",

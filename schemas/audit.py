@@ -52,6 +52,11 @@ class AuditAction(StrEnum):
     DELIVERY_FAILED = "delivery.failed"
     DIGEST_SENT = "digest.sent"
     DELIVERY_WITHHELD = "delivery.withheld"  # suppressed repeat, flood-held or not routed
+    CLAIM_CREATED = "claim.created"
+    CLAIM_UPDATED = "claim.updated"
+    CLAIM_PUBLISHED = "claim.published"
+    CLAIM_RETIRED = "claim.retired"
+    CLAIMS_IMPORTED = "claims.imported"
 
 
 class AuditEvent(Contract):

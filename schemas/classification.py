@@ -27,6 +27,7 @@ class Label(StrEnum):
 class EvidenceKind(StrEnum):
     NGRAM = "ngram"  # a feature of a linear model, with its contribution
     SPAN = "span"  # a character span of the text
+    CLAIM = "claim"  # a published known false claim the post repeats (`claim_id`)
 
 
 class Evidence(Contract):
@@ -36,6 +37,10 @@ class Evidence(Contract):
     weight: float
     start: int | None = Field(default=None, ge=0)
     end: int | None = Field(default=None, ge=0)
+    claim_id: str | None = Field(default=None, pattern=r"^clm-[0-9a-f]{16}$")
+    strength: Literal["suggest", "strong"] | None = Field(
+        default=None, description="a claim match's: a suggestion, or a strong match"
+    )
 
 
 class SkipReason(StrEnum):

@@ -8,6 +8,7 @@ from pathlib import Path
 from schemas._base import Contract
 from schemas.alerts import Alert, AnalystDecision
 from schemas.audit import AuditEvent
+from schemas.claims import Claim
 from schemas.classification import Classification
 from schemas.deadletter import DeadLetter
 from schemas.delivery import DeliveryMessage
@@ -25,6 +26,7 @@ CONTRACTS: dict[str, type[Contract]] = {
     "audit_event": AuditEvent,
     "dead_letter": DeadLetter,
     "delivery_message": DeliveryMessage,
+    "claim": Claim,
 }
 
 

@@ -35,6 +35,12 @@ from schemas import (
     RejectReason,
     utc_now,
 )
+from stream_jobs.claim_stage import (
+    ClaimMatching,
+    claim_evidence,
+    match_claims,
+    with_claim_evidence,
+)
 from stream_jobs.dedup import DedupEntry, DedupIndex, band_keys, content_hash
 from stream_jobs.exceptions import RejectedRecord
 from stream_jobs.parse import ParseLimits, parse_record, redact_personal
@@ -76,6 +82,7 @@ class PipelineContext:
     # writer of its store, whose index already holds everything stored.
     shared_dedup: SharedDedup | None = None
     embedder: Embedder | None = None  # None: posts are not embedded
+    claims: ClaimMatching | None = None  # None: no claim library (or none published)
 
 
 @dataclass
@@ -251,6 +258,12 @@ def process_batch(
     inputs = [_classifier_input(post, e) for (_, post), e in zip(fresh, embeddings, strict=True)]
     classifications, failed = _isolating("classify", ctx.classifier.predict, inputs)
     fresh = _drop_failed(fresh, failed, "classify", ctx, out, now)
+    if ctx.claims is not None:
+        found_claims = match_claims([p for _, p in fresh], out.embeddings, ctx.claims, now)
+        classifications = [
+            with_claim_evidence(result, claim_evidence(matches, ctx.claims))
+            for result, matches in zip(classifications, found_claims, strict=True)
+        ]
     for (_, post), result in zip(fresh, classifications, strict=True):
         out.posts.append(post)
         out.classifications.append(result)

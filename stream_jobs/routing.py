@@ -15,12 +15,14 @@ from schemas import (
     DESTINATION_SO_TTTT,
     Alert,
     Classification,
+    Evidence,
+    EvidenceKind,
     Label,
     NormalizedPost,
     Severity,
 )
 
-__all__ = ["RoutingPolicy", "alert_id_for", "route", "severity_for"]
+__all__ = ["RoutingPolicy", "alert_id_for", "claim_severity", "route", "severity_for"]
 
 _ORDER = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL]
 
@@ -70,28 +72,41 @@ def alert_id_for(post_id: str) -> str:
     return f"al_{post_id}"
 
 
+def claim_severity(evidence: Evidence, policy: RoutingPolicy) -> Severity:
+    """A strong match to a published false claim weighs like a misinformation flag; a
+    suggestion one step less (an analyst still has to read it)."""
+    base = _ORDER.index(policy.base_severity[Label.MISINFORMATION])
+    return _ORDER[base if evidence.strength == "strong" else max(base - 1, 0)]
+
+
 def route(
     post: NormalizedPost, result: Classification, policy: RoutingPolicy, now: datetime
 ) -> Alert | None:
-    if not result.labels:
+    claims = [e for e in result.evidence if e.kind is EvidenceKind.CLAIM]
+    labels = list(result.labels)
+    if claims and Label.MISINFORMATION not in labels:
+        labels.append(Label.MISINFORMATION)  # a repeat of a known false claim is misinformation
+    if not labels:
         return None
     shares = post.raw.engagement.shares
-    severity = max(
-        (severity_for(label, result.scores[label], shares, policy) for label in result.labels),
-        key=lambda s: s.rank,
-    )
+    severities = [
+        severity_for(label, result.scores[label], shares, policy) for label in result.labels
+    ]
+    severities += [claim_severity(e, policy) for e in claims]
+    severity = max(severities, key=lambda s: s.rank)
     if severity.rank < policy.min_severity.rank:
         return None
+    scores = {label: result.scores.get(label, 0.0) for label in labels}
     candidates: list[str] = []
-    for label in result.labels:
+    for label in labels:
         for destination in policy.destinations.get(label, ()):
             if destination not in candidates:
                 candidates.append(destination)
     return Alert(
         alert_id=alert_id_for(post.post_id),
         post_id=post.post_id,
-        labels=sorted(result.labels, key=lambda label: -result.scores[label]),
-        scores={label: result.scores[label] for label in result.labels},
+        labels=sorted(labels, key=lambda label: -scores[label]),
+        scores=scores,
         severity=severity,
         cluster_id=post.cluster_id,
         destination_candidates=candidates,

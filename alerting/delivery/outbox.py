@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from alerting.sqlite_files import open_local_db
+from alerting.sqlite_files import immediate_transaction, open_local_db
 
 __all__ = ["DeliveryStatus", "Outbox", "PlannedDelivery", "Send"]
 
@@ -85,17 +85,8 @@ class Outbox:
         self._db = open_local_db(path, _SCHEMA, "outbox")
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Cursor]:
+        return immediate_transaction(self._db, self._lock)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
