@@ -323,6 +323,21 @@ def bench_pipeline_cmd(
     typer.echo(" ".join(f"{k}={v:g}" for k, v in line.items()))
 
 
+@bench_app.command("claims")
+def bench_claims_cmd(
+    claims: Annotated[int, typer.Option(min=100)] = 100_000,
+    posts: Annotated[int, typer.Option(min=50)] = 2_000,
+    batch: Annotated[int, typer.Option(min=1)] = 64,
+) -> None:
+    """Claim matching against a large library (real sentences, random vectors), beside plain
+    TF-IDF cosine in the same run."""
+    from canhbao.bench_claims import bench_claims
+
+    settings = load_settings()
+    result = bench_claims(settings.datasets_dir, settings.claims_dir, claims, posts, batch)
+    typer.echo(" ".join(f"{k}={v}" for k, v in result.items()))
+
+
 @bench_app.command("encoder")
 def bench_encoder_cmd(
     posts: Annotated[int, typer.Option(min=50)] = 2_000,

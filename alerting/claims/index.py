@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from alerting.claims.lexical import LexicalModel
 
@@ -35,7 +34,7 @@ class Candidate:
     vector: float | None  # embedding cosine; None when the index or the query has no vectors
 
 
-_CHUNK = 64  # queries scored at once: 64 × library-size float32 at a time
+_DENSE_BUDGET = 8_000_000  # scores held at once (32 MB of float32): texts × claims per block
 
 
 class ClaimIndex:
@@ -53,10 +52,16 @@ class ClaimIndex:
             raise ValueError(f"{vectors.shape[0]} vectors for {len(texts)} texts")
         self.claim_ids = sorted({t.claim_id for t in texts})
         position = {claim_id: i for i, claim_id in enumerate(self.claim_ids)}
-        self._owner = np.asarray([position[t.claim_id] for t in texts], dtype=np.int64)
+        # texts in claim order: with one text a claim (the usual case) text i is claim i
+        order = sorted(range(len(texts)), key=lambda i: position[texts[i].claim_id])
+        self._owner = np.asarray([position[texts[i].claim_id] for i in order], dtype=np.int64)
+        self._identity = len(order) == len(self.claim_ids)
         self.lexical = lexical or LexicalModel.fit([t.text for t in texts])
-        self._matrix = self.lexical.transform([t.text for t in texts])
-        self._vectors = None if vectors is None else np.ascontiguousarray(vectors, np.float32)
+        # features × texts, built once: each query chunk is one sparse product against it
+        self._matrix_t = self.lexical.transform([texts[i].text for i in order]).T.tocsr()
+        self._vectors = None
+        if vectors is not None:
+            self._vectors = np.ascontiguousarray(vectors[order], np.float32)
 
     def __len__(self) -> int:
         return len(self.claim_ids)
@@ -65,15 +70,10 @@ class ClaimIndex:
     def has_vectors(self) -> bool:
         return self._vectors is not None
 
-    def lexical_matrix(self, queries: Sequence[str]) -> sparse.csr_matrix:
-        return self.lexical.transform(queries)
-
     def _per_claim(self, scores: np.ndarray) -> np.ndarray:
         """[queries, texts] → [queries, claims]: each claim's best text."""
-        if len(self._owner) == len(self.claim_ids):
-            out = np.empty_like(scores)
-            out[:, self._owner] = scores
-            return out
+        if self._identity:
+            return scores
         out = np.full((scores.shape[0], len(self.claim_ids)), -np.inf, dtype=np.float32)
         np.maximum.at(out.T, self._owner, scores.T)
         return out
@@ -83,18 +83,38 @@ class ClaimIndex:
     ) -> list[list[Candidate]]:
         """For each query, the union of its lexical and vector top-`k` claims, best first by
         the lexical score (the fusion reorders them)."""
+        return self.grouped_candidates([[q] for q in queries], vectors, k)
+
+    def grouped_candidates(
+        self, groups: Sequence[Sequence[str]], vectors: np.ndarray | None = None, k: int = 10
+    ) -> list[list[Candidate]]:
+        """The same for groups of texts (a post's sentences) with one vector per group: a
+        claim's lexical score is its best text of the group's, its vector score the group's."""
         use_vectors = self._vectors is not None and vectors is not None
         out: list[list[Candidate]] = []
         k = min(k, len(self.claim_ids))
-        for start in range(0, len(queries), _CHUNK):
-            chunk = queries[start : start + _CHUNK]
-            lexical = self._per_claim((self.lexical_matrix(chunk) @ self._matrix.T).toarray())
+        budget = max(1, _DENSE_BUDGET // max(len(self.claim_ids), 1))  # texts per dense block
+        start = 0
+        while start < len(groups):
+            stop, units = start, 0
+            while stop < len(groups) and (stop == start or units + len(groups[stop]) <= budget):
+                units += len(groups[stop])
+                stop += 1
+            chunk = groups[start:stop]
+            flat = [text for group in chunk for text in group]
+            if flat:
+                lexical = self._per_claim((self.lexical.transform(flat) @ self._matrix_t).toarray())
+                bounds = np.cumsum([0] + [len(g) for g in chunk])[:-1]
+                lexical = np.maximum.reduceat(lexical, bounds, axis=0)
             cosine = None
             if use_vectors:
                 assert vectors is not None
                 assert self._vectors is not None
-                cosine = self._per_claim(vectors[start : start + len(chunk)] @ self._vectors.T)
-            for row in range(len(chunk)):
+                cosine = self._per_claim(vectors[start:stop] @ self._vectors.T)
+            for row, group in enumerate(chunk):
+                if not group:
+                    out.append([])
+                    continue
                 pool = set(np.argpartition(-lexical[row], k - 1)[:k].tolist())
                 if cosine is not None:
                     pool.update(np.argpartition(-cosine[row], k - 1)[:k].tolist())
@@ -107,4 +127,5 @@ class ClaimIndex:
                     )
                     for c in ranked
                 ])  # fmt: skip
+            start = stop
         return out

@@ -123,23 +123,11 @@ class ClaimMatcher:
     ) -> list[list[ClaimMatch]]:
         if self.fusion.vectors and vectors is None:
             raise ClaimError("this matcher needs the texts' embeddings")
-        flat = [u for group in units for u in group]
-        owner = np.repeat(np.arange(len(units)), [len(g) for g in units])
-        unit_vectors = None
-        if self.fusion.vectors and vectors is not None:
-            unit_vectors = vectors[owner] if len(flat) else vectors[:0]
-        found = self.index.candidates(flat, unit_vectors) if flat else []
-        merged: list[dict[str, Candidate]] = [{} for _ in units]
-        for post, candidates in zip(owner.tolist(), found, strict=True):
-            best = merged[post]
-            for c in candidates:
-                if c.claim_id not in best or c.lexical > best[c.claim_id].lexical:
-                    best[c.claim_id] = c
-        out: list[list[ClaimMatch]] = []
-        for text, best in zip(texts, merged, strict=True):
-            candidates = sorted(best.values(), key=lambda c: (-c.lexical, c.claim_id))
-            out.append(self._decide(text, candidates, now, limit))
-        return out
+        found = self.index.grouped_candidates(units, vectors if self.fusion.vectors else None)
+        return [
+            self._decide(text, candidates, now, limit)
+            for text, candidates in zip(texts, found, strict=True)
+        ]
 
     def _decide(
         self, text: str, candidates: list[Candidate], now: datetime, limit: int

@@ -454,3 +454,53 @@ def test_a_worker_embeds_each_new_post_as_the_embedded_run_does(
         assert stored[post_id].model == encoder.name
         # int8 activations are quantised per batch: other batches, nearly the same vector
         assert float(stored[post_id].vector @ vector.vector) > 0.99
+
+
+def test_a_worker_attaches_a_published_claim_to_a_post_that_repeats_it(
+    worker_env: dict[str, str], kafka_bootstrap: str, opensearch_url: str, unique: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from datetime import date
+
+    from alerting.accounts.roles import Role
+    from alerting.claims.evaluate import LabelledQuery
+    from alerting.claims.library import SqliteClaimLibrary
+    from alerting.claims.training import LabelledSet, train_matcher
+    from schemas import ClaimDraft, EvidenceKind, Rebuttal
+    from tests.claims_data import CLAIMS, QUERIES
+
+    # the matcher fitted as `train claims` does (lexical: no encoder here), and one claim that
+    # a supervisor published, in the worker's data dir
+    data_dir = Path(worker_env["CANHBAO_DATA_DIR"])
+    queries = [LabelledQuery(f"q{i}", text, frozenset({gold} if gold else set()))
+               for i, (text, gold) in enumerate(QUERIES)]  # fmt: skip
+    train_matcher([LabelledSet("hand", CLAIMS, queries)], data_dir / "models" / "claims",
+                  progress=lambda _: None)  # fmt: skip
+    library = SqliteClaimLibrary(data_dir / "claims.db")
+    claim = library.create(ClaimDraft(
+        statement="Đập thủy điện Hòa Bình đã bị vỡ, nước lũ đang tràn về Hà Nội",
+        rebuttal=Rebuttal(text="Đập an toàn, đang vận hành bình thường.", issuer="Bộ Công Thương",
+                          url="https://moit.gov.vn/bac-bo", published_on=date(2026, 11, 30)),
+    ), "user:lan")  # fmt: skip
+    library.publish(claim.claim_id, "user:minh", Role.SUPERVISOR)
+    library.close()
+    repeat = ("Khẩn cấp! Đập thủy điện Hòa Bình đã bị vỡ, nước lũ đang tràn về Hà Nội,"
+              " mọi người sơ tán ngay.")  # fmt: skip
+    topology = Topology(prefix=unique, partitions=3)
+    worker = Worker(worker_env, tmp_path / "worker.log")
+    try:
+        both = [line(external_id="r", text=repeat), line(external_id="c", text=CLEAN[0])]
+        produce(kafka_bootstrap, topology.raw, both)
+        store = OpenSearchStore.connect(opensearch_url, prefix=unique, audit_key=AUDIT_KEY)
+        wait_for(lambda: count(store, "posts") == 2, what="both posts stored")
+    finally:
+        assert worker.stop() == 0, (tmp_path / "worker.log").read_text()
+    from alerting.store.base import AlertQuery
+
+    found = {}
+    for alert in store.list_alerts(AlertQuery(limit=20)).alerts:
+        detail = store.get_alert(alert.alert_id)
+        evidence = detail.classification.evidence if detail.classification else []
+        found[detail.post.text] = [e.claim_id for e in evidence if e.kind is EvidenceKind.CLAIM]
+    assert found.get(repeat) == [claim.claim_id]
+    assert not any(ids for text, ids in found.items() if text != repeat)

@@ -261,3 +261,23 @@ def test_the_story_set_pairs_leads_of_one_event_and_holds_some_events_out(tmp_pa
     assert all(q.gold <= claim_ids for q in queries)
     held_out = [q for q in queries if not q.gold]
     assert 0 < len(held_out) < len(queries)
+
+
+def test_the_lexical_model_drops_stop_ngrams_of_a_large_corpus_and_round_trips(
+    tmp_path: Path,
+) -> None:
+    from alerting.claims.lexical import LexicalModel
+
+    corpus = [f"người dân hỏi về chuyện số {i} ở phường {i % 97}" for i in range(1_200)]
+    model = LexicalModel.fit(corpus)
+    rows = model.transform(["người dân", "chuyện số 5 ở phường 5", ""])
+    norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
+    # "người dân" is in every text: a stop phrase, no feature left; the rest unit length
+    assert norms.tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-5)
+    model.save(tmp_path)
+    again = LexicalModel.load(tmp_path)
+    assert (again.transform(corpus[:5]) != model.transform(corpus[:5])).nnz == 0
+    small = LexicalModel.fit(corpus[:10])  # too few texts to call anything a stop word
+    assert small.transform(["người dân"]).nnz > 0
+    with pytest.raises(ClaimError, match="no lexical model"):
+        LexicalModel.load(tmp_path / "nothing")
