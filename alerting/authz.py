@@ -72,6 +72,17 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/digests/{name}"): Permission.VIEW_DIGESTS,
     ("GET", "/audit"): Permission.VIEW_AUDIT,
     ("GET", "/audit.csv"): Permission.EXPORT_AUDIT,
+    # the known false claims: analysts propose from a confirmed alert, supervisors publish
+    ("GET", "/known-claims"): Permission.VIEW_QUEUE,
+    ("GET", "/known-claims/{claim_id}"): Permission.VIEW_QUEUE,
+    ("POST", "/alerts/{alert_id}/known-claim"): Permission.DECIDE,
+    ("POST", "/known-claims/{claim_id}/publish"): Permission.PUBLISH_CLAIMS,
+    ("POST", "/known-claims/{claim_id}/retire"): Permission.PUBLISH_CLAIMS,
+    # published corrections: public, read-only, no personal data
+    ("GET", "/corrections"): PUBLIC,
+    ("GET", "/corrections.atom"): PUBLIC,
+    ("GET", "/corrections/{claim_id}"): PUBLIC,
+    ("GET", "/corrections/{claim_id}.jsonld"): PUBLIC,
     # static assets (a mount, outside the dependency: public by nature)
     ("GET", "/static"): PUBLIC,
 }

@@ -128,7 +128,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
     from alerting.api import create_app
     from alerting.security import uvicorn_proxy
     from alerting.web import mount_review_ui
-    from canhbao.wiring import open_accounts, open_store
+    from canhbao.wiring import open_accounts, open_claim_library, open_store
 
     for removed in ("CANHBAO_REVIEW_TOKENS", "CANHBAO_REVIEW_TOKENS_FILE"):
         if os.environ.get(removed):
@@ -157,6 +157,7 @@ def _serve(settings: Settings, host: str, port: int, registry: object | None = N
         secure_cookies=settings.review_cookie_secure,
         claim_minutes=settings.review_claim_minutes,
         digests_dir=settings.digests_dir,
+        claims=open_claim_library(settings, store),
     )
     if not accounts.users():
         typer.echo(

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     EXPORT_AUDIT = "export_audit"
     MANAGE_USERS = "manage_users"
     VIEW_DIGESTS = "view_digests"
+    PUBLISH_CLAIMS = "publish_claims"  # publish or retire a known false claim
 
 
 _ANALYST = {Permission.VIEW_QUEUE, Permission.DECIDE, Permission.VIEW_DIGESTS}
@@ -31,6 +32,7 @@ _SUPERVISOR = _ANALYST | {
     Permission.ASSIGN,
     Permission.VIEW_AUDIT,
     Permission.EXPORT_AUDIT,
+    Permission.PUBLISH_CLAIMS,
 }
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ANALYST: frozenset(_ANALYST),

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from alerting.accounts.roles import Role
+from alerting.accounts.roles import Permission, Role, allows
 from alerting.claims.validation import checked_claim_text
 from alerting.exceptions import ClaimError, DecisionConflict
 from alerting.sqlite_files import immediate_transaction, open_local_db
@@ -33,7 +33,6 @@ from schemas import AuditAction, Claim, ClaimDraft, ClaimStatus, utc_now, utc_te
 
 __all__ = ["AuditSink", "ClaimLibrary", "HistoryEntry", "LibraryText", "SqliteClaimLibrary"]
 
-PUBLISHERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS claims (
@@ -190,7 +189,7 @@ class SqliteClaimLibrary:
         )
 
     def publish(self, claim_id: str, actor: str, role: Role) -> Claim:
-        if role not in PUBLISHERS:
+        if not allows(role, Permission.PUBLISH_CLAIMS):
             raise PermissionError("only a supervisor publishes a claim")
 
         def change(old: Claim) -> Claim:
@@ -203,7 +202,7 @@ class SqliteClaimLibrary:
         return self._change(claim_id, actor, AuditAction.CLAIM_PUBLISHED, None, change)
 
     def retire(self, claim_id: str, actor: str, role: Role, reason: str) -> Claim:
-        if role not in PUBLISHERS:
+        if not allows(role, Permission.PUBLISH_CLAIMS):
             raise PermissionError("only a supervisor retires a claim")
         if not reason.strip():
             raise ClaimError("retiring a claim needs a reason")

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from alerting.accounts import AccountStore, LoginRateLimited, LoginRefused, Permission, Session
@@ -39,19 +40,24 @@ from alerting.authz import (
     face_of,
     principal,
 )
-from alerting.exceptions import AlertNotFound, DecisionConflict
+from alerting.claims.library import SqliteClaimLibrary
+from alerting.exceptions import AlertNotFound, ClaimError, DecisionConflict
 from alerting.review import SkipReason, SupervisorOnly, decide_alert, decide_story
 from alerting.security import is_same_origin
 from alerting.store import AlertQuery, AlertStore
 from alerting.store.decisions import holder
 from alerting.views import LOCAL_TZ, local_display
+from alerting.web.claim_pages import mount_claim_pages
 from alerting.web.highlight import segments
 from alerting.web.i18n import LANGUAGES, translate
 from schemas import (
     AlertStatus,
     AnalystDecision,
     AuditAction,
+    Claim,
+    ClaimRating,
     DecisionAction,
+    EvidenceKind,
     Label,
     Platform,
     Severity,
@@ -84,7 +90,10 @@ def csv_cell(value: object) -> str:
 
 
 def _shown(value: object) -> object:
-    """Jinja's `finalize`: every string a template prints has its bidi controls made visible."""
+    """Jinja's `finalize`: every string a template prints has its bidi controls made visible
+    (markup stays markup: the few values a template marks safe, already escaped, keep that)."""
+    if isinstance(value, Markup):
+        return Markup(show_bidi_controls(str(value)))  # noqa: S704 (escaped before it was marked)
     return show_bidi_controls(value) if isinstance(value, str) else value
 
 
@@ -97,6 +106,17 @@ def _local_date(value: str | None, next_day: bool = False) -> datetime | None:
     if day is None:
         return None
     return datetime.combine(day + timedelta(days=1 if next_day else 0), time(0), LOCAL_TZ)
+
+
+def _known_claim(library: SqliteClaimLibrary | None, claim_id: str | None) -> Claim | None:
+    """The claim a piece of evidence names, as the library has it now (it may have been
+    retired or edited since the match)."""
+    if library is None or claim_id is None:
+        return None
+    try:
+        return library.get(claim_id)
+    except ClaimError:
+        return None
 
 
 def _safe_next(target: str | None) -> str:
@@ -122,6 +142,7 @@ def mount_review_ui(
     secure_cookies: bool = True,
     claim_minutes: float = 15.0,
     digests_dir: Path | None = None,
+    claims: SqliteClaimLibrary | None = None,
 ) -> None:
     env = Environment(
         loader=PackageLoader("alerting.web", "templates"),
@@ -366,7 +387,11 @@ def mount_review_ui(
         except AlertNotFound:
             return render(request, "error.html", session, 404, message_key="error.not_found")
         classification = detail.classification
-        evidence = classification.evidence if classification else []
+        every = classification.evidence if classification else []
+        evidence = [e for e in every if e.kind is not EvidenceKind.CLAIM]
+        known = [
+            (e, _known_claim(claims, e.claim_id)) for e in every if e.kind is EvidenceKind.CLAIM
+        ]
         post = detail.post
         held_by = holder(detail.alert, utc_now())
         story = [
@@ -392,6 +417,9 @@ def mount_review_ui(
             title_segments=segments(post.title or "", []) if post.title else [],
             text_segments=segments(post.text, evidence),
             evidence=evidence,
+            known_claims=known,
+            can_propose_claim=claims is not None and detail.alert.status is AlertStatus.CONFIRMED,
+            ratings=list(ClaimRating),
             classification=classification,
             history=store.audit_log(target=alert_id, limit=200),
             labels=list(Label),
@@ -510,6 +538,8 @@ def mount_review_ui(
             conflict = translate(lang_of(request), "action.conflict", detail=str(exc))
             return detail_page(request, session, alert_id, 409, conflict=conflict)
         return RedirectResponse(f"/alerts/{alert_id}", status_code=303)
+
+    mount_claim_pages(app, store, claims, render, current, checked_form, detail_page)
 
     # -- digests ---------------------------------------------------------------------------
 

@@ -139,6 +139,67 @@ _VI: dict[str, str] = {
     "status.escalated": "Đã chuyển cấp trên",
     "dest.cong_an": "Công an",
     "dest.so_tttt": "Sở TT&TT",
+    "nav.known_claims": "Tin sai đã bác bỏ",
+    "claims.title": "Thư viện tin sai đã bác bỏ",
+    "claims.one": "Tin sai đã bác bỏ",
+    "claims.intro": (
+        "Những thông tin sai mà cơ quan chức năng đã chính thức bác bỏ. Bài đăng nhắc lại "
+        "chúng được đối chiếu tự động; chỉ giám sát viên được công bố."
+    ),
+    "claims.empty": "Chưa có tin nào.",
+    "claims.status.draft": "Bản nháp",
+    "claims.status.published": "Đã công bố",
+    "claims.status.retired": "Đã ngừng dùng",
+    "claims.rating": "Đánh giá",
+    "claims.rating.false": "Sai sự thật",
+    "claims.rating.misleading": "Gây hiểu lầm",
+    "claims.rating.missing_context": "Thiếu bối cảnh",
+    "claims.rating.unproven": "Chưa được kiểm chứng",
+    "claims.statement": "Nội dung tin sai",
+    "claims.variants": "Cách diễn đạt khác (mỗi dòng một cách)",
+    "claims.rebuttal": "Thông tin chính thức bác bỏ",
+    "claims.issuer": "Cơ quan bác bỏ",
+    "claims.rebuttal_url": "Đường dẫn văn bản chính thức",
+    "claims.published_on": "Ngày bác bỏ",
+    "claims.appearances": "Đã xuất hiện tại",
+    "claims.created_from": "Tạo từ cảnh báo",
+    "claims.version": "Phiên bản",
+    "claims.updated": "Cập nhật",
+    "claims.history": "Lịch sử thay đổi",
+    "claims.publish": "Công bố",
+    "claims.retire": "Ngừng dùng",
+    "claims.retire_reason": "Lý do ngừng dùng",
+    "claims.awaits_supervisor": "Đang chờ giám sát viên công bố.",
+    "claims.no_rebuttal": "Chưa có — cần bổ sung trước khi công bố.",
+    "claims.done.created": "Đã tạo bản nháp. Giám sát viên sẽ xem xét và công bố.",
+    "claims.done.published": "Đã công bố: từ nay bài đăng được đối chiếu với tin này.",
+    "claims.done.retired": (
+        "Đã ngừng dùng: tin này không còn được đối chiếu hay hiển thị công khai."
+    ),
+    "claims.not_configured": "Thư viện tin sai chưa được cấu hình trên máy chủ này.",
+    "claims.needs_confirmed": "Chỉ tạo tin sai từ cảnh báo đã được xác nhận.",
+    "claims.propose": "Đây là tin sai đã được bác bỏ",
+    "claims.propose_help": (
+        "Ghi lại nội dung tin sai và thông tin chính thức bác bỏ. Bản nháp cần giám sát viên "
+        "công bố trước khi được dùng."
+    ),
+    "claims.propose_submit": "Tạo bản nháp",
+    "claims.matched": "Trùng với tin sai đã được bác bỏ",
+    "claims.strength.strong": "Trùng khớp rõ",
+    "claims.strength.suggest": "Có thể trùng",
+    "claims.score": "điểm",
+    "claims.event.claim.created": "Tạo mới",
+    "claims.event.claim.updated": "Sửa",
+    "claims.event.claim.published": "Công bố",
+    "claims.event.claim.retired": "Ngừng dùng",
+    "corrections.title": "Thông tin sai đã được bác bỏ",
+    "corrections.intro": (
+        "Danh sách thông tin sai lệch đã được cơ quan chức năng chính thức bác bỏ, kèm văn bản gốc."
+    ),
+    "corrections.feed": "Theo dõi (Atom)",
+    "corrections.official": "Văn bản chính thức",
+    "corrections.empty": "Chưa có thông tin nào được công bố.",
+    "corrections.what_officials_say": "Thông tin chính thức",
 }
 
 _EN: dict[str, str] = {
@@ -269,6 +330,66 @@ _EN: dict[str, str] = {
     "status.escalated": "Escalated",
     "dest.cong_an": "Công an (police)",
     "dest.so_tttt": "Sở TT&TT (Dept. of Information and Communications)",
+    "nav.known_claims": "Known false claims",
+    "claims.title": "Known false claims",
+    "claims.one": "Known false claim",
+    "claims.intro": (
+        "False statements that the authorities have officially rebutted. Posts repeating them"
+        " are matched automatically; only a supervisor publishes."
+    ),
+    "claims.empty": "None yet.",
+    "claims.status.draft": "Draft",
+    "claims.status.published": "Published",
+    "claims.status.retired": "Retired",
+    "claims.rating": "Rating",
+    "claims.rating.false": "False",
+    "claims.rating.misleading": "Misleading",
+    "claims.rating.missing_context": "Missing context",
+    "claims.rating.unproven": "Unproven",
+    "claims.statement": "The false statement",
+    "claims.variants": "Other wordings (one per line)",
+    "claims.rebuttal": "Official rebuttal",
+    "claims.issuer": "Issued by",
+    "claims.rebuttal_url": "Link to the official text",
+    "claims.published_on": "Rebutted on",
+    "claims.appearances": "Seen at",
+    "claims.created_from": "Made from alert",
+    "claims.version": "Version",
+    "claims.updated": "Updated",
+    "claims.history": "History",
+    "claims.publish": "Publish",
+    "claims.retire": "Retire",
+    "claims.retire_reason": "Why it is retired",
+    "claims.awaits_supervisor": "Waiting for a supervisor to publish it.",
+    "claims.no_rebuttal": "None yet — needed before publishing.",
+    "claims.done.created": "Draft created. A supervisor will review and publish it.",
+    "claims.done.published": "Published: posts are matched against it from now on.",
+    "claims.done.retired": "Retired: no longer matched or shown publicly.",
+    "claims.not_configured": "The claim library is not configured on this server.",
+    "claims.needs_confirmed": "Only a confirmed alert can become a known false claim.",
+    "claims.propose": "This is a known false claim",
+    "claims.propose_help": (
+        "Record the false statement and the official rebuttal. A supervisor publishes the "
+        "draft before it is used."
+    ),
+    "claims.propose_submit": "Create draft",
+    "claims.matched": "Matches a known false claim",
+    "claims.strength.strong": "Strong match",
+    "claims.strength.suggest": "Possible match",
+    "claims.score": "score",
+    "claims.event.claim.created": "Created",
+    "claims.event.claim.updated": "Edited",
+    "claims.event.claim.published": "Published",
+    "claims.event.claim.retired": "Retired",
+    "corrections.title": "Rebutted false information",
+    "corrections.intro": (
+        "False information that the authorities have officially rebutted, with the original "
+        "statements."
+    ),
+    "corrections.feed": "Follow (Atom)",
+    "corrections.official": "Official text",
+    "corrections.empty": "Nothing published yet.",
+    "corrections.what_officials_say": "What the authorities say",
 }
 
 _CATALOGS = {"vi": _VI, "en": _EN}

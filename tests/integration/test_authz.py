@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ from starlette.routing import Mount, Route
 from alerting.accounts import AccountStore, Permission, Role, allows
 from alerting.api import create_app
 from alerting.authz import PUBLIC, ROUTE_RULES, SESSION_COOKIE, SIGNED_IN, face_of
+from alerting.claims.library import SqliteClaimLibrary
 from alerting.store import AlertQuery, AlertStore, SQLiteStore, StoredBatch
 from alerting.web import mount_review_ui
-from schemas import AlertStatus, AnalystDecision, DecisionAction, utc_now
+from schemas import AlertStatus, AnalystDecision, ClaimDraft, DecisionAction, Rebuttal, utc_now
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from tests.conftest import AUDIT_KEY, FAST_HASHER, PASSWORD, line
 
@@ -43,6 +45,7 @@ class Service:
     store: AlertStore
     accounts: AccountStore
     alert_ids: list[str]
+    claim_id: str
 
 
 @pytest.fixture
@@ -62,9 +65,16 @@ def service(tmp_path: Path, ctx: PipelineContext) -> Iterator[Service]:
     for role in Role:
         accounts.add_user(f"u-{role.value}", PASSWORD, role)
     accounts.add_user("u-gone", PASSWORD, Role.SUPERVISOR)
+    library = SqliteClaimLibrary(tmp_path / "claims.db", store)
+    claim = library.create(ClaimDraft(
+        statement="Ngân hàng Nhà nước sắp đổi tiền, tiền cũ sẽ mất giá trị",
+        rebuttal=Rebuttal(text="Không có chủ trương đổi tiền.", issuer="Ngân hàng Nhà nước",
+                          url="https://sbv.gov.vn/bac-bo", published_on=date(2026, 11, 20)),
+    ), "user:u-analyst")  # fmt: skip
+    library.publish(claim.claim_id, "user:u-supervisor", Role.SUPERVISOR)
     app = create_app(store, accounts=accounts, destinations=DESTINATIONS)
-    mount_review_ui(app, store, accounts, DESTINATIONS, secure_cookies=False)
-    yield Service(app, store, accounts, ids)
+    mount_review_ui(app, store, accounts, DESTINATIONS, secure_cookies=False, claims=library)
+    yield Service(app, store, accounts, ids, claim.claim_id)
     store.close()
 
 
@@ -123,6 +133,7 @@ def _call(
         path.replace("{alert_id}", alert_id)
         .replace("{name}", "day-2026-12-01.html")
         .replace("{code}", "vi")
+        .replace("{claim_id}", service.claim_id)
     )
     if path == "/static":
         url = "/static/style.css"
