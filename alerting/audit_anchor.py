@@ -29,6 +29,7 @@ from alerting.store.base import (
     AlertPage,
     AlertQuery,
     AlertStore,
+    ClaimSighting,
     DedupSeed,
     Processed,
     StoredBatch,
@@ -230,6 +231,11 @@ class AnchoredStore:
 
     def audit_head(self) -> tuple[int, str]:
         return self.inner.audit_head()
+
+    def claim_sightings(
+        self, claim_ids: Sequence[str], since: datetime | None = None, limit: int = 10_000
+    ) -> list[ClaimSighting]:
+        return self.inner.claim_sightings(claim_ids, since, limit)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return self.inner.dead_letters(limit)

@@ -37,7 +37,7 @@ def digest(
         send_digest,
     )
     from alerting.views import LOCAL_TZ
-    from canhbao.wiring import open_store
+    from canhbao.wiring import open_claim_library, open_store
     from schemas import AuditAction
 
     settings = load_settings()
@@ -53,7 +53,7 @@ def digest(
     out_dir = settings.digests_dir
     try:
         store = open_store(settings)
-        result = digest_from_store(store, chosen, start, end)
+        result = digest_from_store(store, chosen, start, end, open_claim_library(settings))
         html = render_html(result)
         out_dir.mkdir(parents=True, exist_ok=True)
         html_path = out_dir / f"{name}.html"

@@ -54,6 +54,19 @@ class Story:
     fact_check_url: str | None
 
 
+@dataclass(frozen=True)
+class RefutedClaim:
+    """A published false claim in the digest: its rebuttal and how often it came back."""
+
+    statement: str
+    rating: str
+    issuer: str
+    rebuttal_url: str
+    rebutted_on: date
+    reappeared: int  # posts in the period (matched, and stored copies of them)
+    platforms: tuple[tuple[str, int], ...]
+
+
 @dataclass
 class Digest:
     period: Period
@@ -68,6 +81,7 @@ class Digest:
     by_day: dict[str, int] = field(default_factory=dict)  # local date → alerts raised
     confirmed_by_label: Counter[str] = field(default_factory=Counter)
     stories: list[Story] = field(default_factory=list)
+    refuted: list[RefutedClaim] = field(default_factory=list)
     previous: Digest | None = None
 
     def change(self, attribute: str, key: str | None = None) -> int | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
-from alerting.digests.build import Digest, Period, build_digest
-from alerting.store import AlertQuery, AlertStore
-from schemas import Alert, AlertStatus, DecisionAction, Label, NormalizedPost
+from alerting.claims.library import SqliteClaimLibrary
+from alerting.digests.build import Digest, Period, RefutedClaim, build_digest
+from alerting.store import AlertQuery, AlertStore, ClaimSighting
+from alerting.views import LOCAL_TZ
+from schemas import Alert, AlertStatus, ClaimStatus, DecisionAction, Label, NormalizedPost
 
-__all__ = ["digest_from_store"]
+__all__ = ["digest_from_store", "refuted_claims"]
 
 # Alerts decided in a period were raised at most this long before it (older ones are missed).
 _DECISION_LOOKBACK = timedelta(days=30)
@@ -58,8 +61,42 @@ def _inputs(
     return alerts, posts, confirmations
 
 
-def digest_from_store(store: AlertStore, period: Period, start: datetime, end: datetime) -> Digest:
-    """This period's digest, with the previous period's for comparison."""
+def digest_from_store(
+    store: AlertStore,
+    period: Period,
+    start: datetime,
+    end: datetime,
+    claims: SqliteClaimLibrary | None = None,
+) -> Digest:
+    """This period's digest, with the previous period's for comparison, and — with the claim
+    library — the published false claims rebutted in the period or seen again in it."""
     length = end - start
     previous = build_digest(period, start - length, start, *_inputs(store, start - length, start))
-    return build_digest(period, start, end, *_inputs(store, start, end), previous=previous)
+    digest = build_digest(period, start, end, *_inputs(store, start, end), previous=previous)
+    if claims is not None:
+        digest.refuted = refuted_claims(store, claims, start, end)
+    return digest
+
+
+def refuted_claims(
+    store: AlertStore, claims: SqliteClaimLibrary, start: datetime, end: datetime
+) -> list[RefutedClaim]:
+    published = [c for c in claims.claims(ClaimStatus.PUBLISHED, 10_000) if c.rebuttal]
+    seen: dict[str, list[ClaimSighting]] = {}
+    for sighting in store.claim_sightings([c.claim_id for c in published], since=start):
+        if sighting.collected_at < end:
+            seen.setdefault(sighting.claim_id, []).append(sighting)
+    first_day, last_day = (start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date())
+    out = []
+    for claim in published:
+        assert claim.rebuttal is not None
+        sightings = seen.get(claim.claim_id, [])
+        rebutted_now = first_day <= claim.rebuttal.published_on < last_day
+        if not sightings and not rebutted_now:
+            continue
+        platforms = Counter(s.platform for s in sightings)
+        out.append(RefutedClaim(
+            claim.statement, claim.rating.value, claim.rebuttal.issuer, claim.rebuttal.url,
+            claim.rebuttal.published_on, len(sightings), tuple(platforms.most_common()),
+        ))  # fmt: skip
+    return sorted(out, key=lambda r: (-r.reappeared, r.statement))

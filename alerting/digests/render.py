@@ -37,6 +37,7 @@ def render_html(digest: Digest, lang: str = "vi") -> str:
     labels = [(t(f"label.{k}"), v) for k, v in digest.by_label.most_common()]
     platforms = list(digest.by_platform.most_common())
     days = [(day[8:10] + "/" + day[5:7], n) for day, n in sorted(digest.by_day.items())]
+    claims = [(_short(r.statement), r.reappeared) for r in digest.refuted[:10]]
     return _ENV.get_template("digest.html").render(
         d=digest,
         t=t,
@@ -46,7 +47,12 @@ def render_html(digest: Digest, lang: str = "vi") -> str:
         chart_labels=Markup(bar_chart(labels, title=t("digest.by_label"))),  # noqa: S704
         chart_platforms=Markup(bar_chart(platforms, title=t("digest.by_platform"))),  # noqa: S704
         chart_days=Markup(bar_chart(days, title=t("digest.by_day"))),  # noqa: S704
+        chart_claims=Markup(bar_chart(claims, title=t("digest.claims_chart"))),  # noqa: S704
     )
+
+
+def _short(text: str, limit: int = 22) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _chromium() -> str | None:

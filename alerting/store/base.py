@@ -19,6 +19,7 @@ from schemas import (
     ChainBroken,
     Classification,
     DeadLetter,
+    EvidenceKind,
     Label,
     NormalizedPost,
     Platform,
@@ -31,10 +32,12 @@ __all__ = [
     "AlertPage",
     "AlertQuery",
     "AlertStore",
+    "ClaimSighting",
     "DedupSeed",
     "Processed",
     "StoredBatch",
     "checked_audit_key",
+    "claim_ids_of",
     "verify_audit_pages",
 ]
 
@@ -121,6 +124,27 @@ class Processed:
 
 
 @dataclass(frozen=True)
+class ClaimSighting:
+    """A post that repeated a known false claim: matched by the claim stage, or a stored
+    duplicate of such a post (a copy seen elsewhere). Counts of posts, never of people."""
+
+    claim_id: str
+    post_id: str
+    platform: str
+    collected_at: datetime
+    duplicate: bool
+
+
+def claim_ids_of(result: Classification | None) -> list[str]:
+    """The known false claims a classification's evidence names, in order, once each."""
+    if result is None:
+        return []
+    return list(dict.fromkeys(
+        e.claim_id for e in result.evidence if e.kind is EvidenceKind.CLAIM and e.claim_id
+    ))  # fmt: skip
+
+
+@dataclass(frozen=True)
 class DedupSeed:
     post_id: str
     content_hash: str
@@ -181,6 +205,12 @@ class AlertStore(Protocol):
 
     def audit_head(self) -> tuple[int, str]:
         """(sequence number, hash) of the newest audit entry; (0, GENESIS_HASH) when empty."""
+
+    def claim_sightings(
+        self, claim_ids: Sequence[str], since: datetime | None = None, limit: int = 10_000
+    ) -> list[ClaimSighting]:
+        """The posts (and their stored duplicates) that repeated these claims, collected at or
+        after `since`, oldest first, at most `limit`."""
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 

@@ -22,6 +22,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -33,10 +34,12 @@ from alerting.store.base import (
     AlertDetail,
     AlertPage,
     AlertQuery,
+    ClaimSighting,
     DedupSeed,
     Processed,
     StoredBatch,
     checked_audit_key,
+    claim_ids_of,
     verify_audit_pages,
 )
 from alerting.store.decisions import (
@@ -426,6 +429,7 @@ class OpenSearchStore(ClaimMethods):
                         "title": post.title,
                         "text": post.text,
                         "labels": [label.value for label in result.labels] if result else [],
+                        "claim_ids": claim_ids_of(result),
                         "signature": base64.b64encode(signature).decode() if signature else None,
                         "dedup_bands": [b.hex() for b in band_keys(signature)]
                         if signature and post.duplicate_kind is None
@@ -589,6 +593,33 @@ class OpenSearchStore(ClaimMethods):
             for doc in found["docs"]
             if doc.get("found") and doc["_source"].get("embedding")
         }
+
+    def claim_sightings(
+        self, claim_ids: Sequence[str], since: datetime | None = None, limit: int = 10_000
+    ) -> list[ClaimSighting]:
+        if not claim_ids:
+            return []
+        window = [{"range": {"collected_at": {"gte": since.isoformat()}}}] if since else []
+        fields = ["post_id", "platform", "collected_at", "claim_ids", "duplicate_of"]
+
+        def hits(query: dict[str, Any]) -> list[dict[str, Any]]:
+            body = {"query": {"bool": {"filter": [query, *window]}}, "size": limit,
+                    "sort": [{"collected_at": "asc"}], "_source": fields}  # fmt: skip
+            return [h["_source"] for h in self._search("posts", body)]
+
+        wanted = set(claim_ids)
+        matched = hits({"terms": {"claim_ids": list(wanted)}})
+        claims_of = {m["post_id"]: [c for c in m["claim_ids"] if c in wanted] for m in matched}
+        # the stored copies of the matched posts (other platforms, other sites)
+        copies = hits({"terms": {"duplicate_of": list(claims_of)}}) if claims_of else []
+        found = [
+            ClaimSighting(c, doc["post_id"], doc["platform"],
+                          datetime.fromisoformat(doc["collected_at"]), duplicate)
+            for docs, duplicate in ((matched, False), (copies, True))
+            for doc in docs
+            for c in claims_of.get(doc["duplicate_of"] if duplicate else doc["post_id"], [])
+        ]  # fmt: skip
+        return sorted(found, key=lambda s: s.collected_at)[:limit]
 
     def processed(self, post_ids: Sequence[str]) -> list[Processed]:
         if not post_ids:

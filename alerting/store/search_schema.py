@@ -50,6 +50,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "title": _TEXT,
             "text": _TEXT,
             "labels": _KEYWORD,
+            "claim_ids": _KEYWORD,  # known false claims it repeated: reappearance counts
             "signature": {"type": "binary"},
             "dedup_bands": _KEYWORD,  # hex MinHash bands: another worker's lookup on a miss
             # The embed stage's vector (float16 bytes) and its encoder; kept, not yet searched.

@@ -22,10 +22,12 @@ from alerting.store.base import (
     AlertDetail,
     AlertPage,
     AlertQuery,
+    ClaimSighting,
     DedupSeed,
     Processed,
     StoredBatch,
     checked_audit_key,
+    claim_ids_of,
     verify_audit_pages,
 )
 from alerting.store.decisions import (
@@ -56,7 +58,7 @@ from stream_jobs.dedup import band_keys
 
 __all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Each step takes a store from version N to N + 1; fresh stores get the full schema at once.
 _MIGRATIONS = {
     1: """
@@ -74,6 +76,14 @@ _MIGRATIONS = {
     3: "",
     # Timestamps compared as text must all be fixed-width UTC (`_canonical_times` below).
     4: "",
+    # Known false claims each post repeated (the claim stage's evidence), for counting.
+    5: """
+        INSERT OR IGNORE INTO post_claims (post_id, claim_id, platform, collected_at)
+        SELECT c.post_id, json_extract(e.value, '$.claim_id'), p.platform, p.collected_at
+        FROM classifications c JOIN posts p ON p.post_id = c.post_id,
+             json_each(c.record, '$.evidence') e
+        WHERE json_extract(e.value, '$.kind') = 'claim';
+    """,
 }
 # Columns that migrations add to tables a fresh store creates with them already.
 _ADDED_COLUMNS = {3: [("alerts", "assignee", "TEXT"), ("alerts", "claimed_until", "TEXT")]}
@@ -148,6 +158,16 @@ CREATE TABLE IF NOT EXISTS post_embeddings (
     model TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+
+-- The known false claims a post repeated: reappearance counts by day and platform.
+CREATE TABLE IF NOT EXISTS post_claims (
+    post_id TEXT NOT NULL REFERENCES posts (post_id),
+    claim_id TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    PRIMARY KEY (claim_id, post_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS post_claims_time ON post_claims (claim_id, collected_at);
 
 CREATE TABLE IF NOT EXISTS classifications (
     post_id TEXT PRIMARY KEY REFERENCES posts (post_id),
@@ -428,6 +448,17 @@ class SQLiteStore(ClaimMethods):
                     ),
                 )
             posts = {p.post_id: p for p in batch.posts}
+            cur.executemany(
+                "INSERT OR IGNORE INTO post_claims (post_id, claim_id, platform, collected_at)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (r.post_id, claim_id, posts[r.post_id].raw.platform.value,
+                     utc_text(posts[r.post_id].raw.collected_at))
+                    for r in batch.classifications
+                    if r.post_id in posts
+                    for claim_id in claim_ids_of(r)
+                ],
+            )  # fmt: skip
             platforms = {p.post_id: p.raw.platform.value for p in batch.posts}
             for alert in batch.alerts:
                 cur.execute(
@@ -689,6 +720,28 @@ class SQLiteStore(ClaimMethods):
                 details=details or {},
                 at=utc_now().isoformat(),
             )
+
+    def claim_sightings(
+        self, claim_ids: Sequence[str], since: datetime | None = None, limit: int = 10_000
+    ) -> list[ClaimSighting]:
+        found: list[ClaimSighting] = []
+        after = utc_text(since) if since else ""
+        for start in range(0, len(claim_ids), _PARAMS_PER_QUERY):
+            chunk = list(claim_ids[start : start + _PARAMS_PER_QUERY])
+            marks = ",".join("?" * len(chunk))
+            # the matched posts, then the stored copies of them seen since
+            sql = (  # placeholders only; the values are bound
+                "SELECT pc.claim_id, pc.post_id, pc.platform, pc.collected_at, 0"  # noqa: S608
+                f" FROM post_claims pc WHERE pc.claim_id IN ({marks}) AND pc.collected_at >= ?"
+                " UNION ALL SELECT pc.claim_id, p.post_id, p.platform, p.collected_at, 1"
+                " FROM post_claims pc JOIN posts p ON p.duplicate_of = pc.post_id"
+                f" WHERE pc.claim_id IN ({marks}) AND p.collected_at >= ?"
+                " ORDER BY 4 LIMIT ?"
+            )
+            rows = self._read(sql, [*chunk, after, *chunk, after, limit])
+            found += [ClaimSighting(c, p, pl, datetime.fromisoformat(at), bool(d))
+                      for c, p, pl, at, d in rows]  # fmt: skip
+        return sorted(found, key=lambda s: s.collected_at)[:limit]
 
     def audit_log(
         self, target: str | None = None, after_seq: int = 0, limit: int = 100

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
 from alerting.accounts import Session
 from alerting.claims.library import SqliteClaimLibrary
 from alerting.claims.publishing import RATING_WORDS, atom_feed, claimreview_jsonld
+from alerting.claims.reappearance import reappearances
+from alerting.digests.charts import bar_chart
 from alerting.exceptions import AlertNotFound, ClaimError, DecisionConflict
 from alerting.store import AlertStore
+from alerting.views import LOCAL_TZ
 from schemas import AlertStatus, ClaimDraft, ClaimRating, ClaimStatus, Rebuttal, utc_now
 
 __all__ = ["mount_claim_pages"]
@@ -91,9 +95,15 @@ def mount_claim_pages(
             claim = library.get(claim_id)
         except ClaimError:
             return render(request, "error.html", session, 404, message_key="error.not_found")
+        today = utc_now().astimezone(LOCAL_TZ).date()
+        since = datetime.combine(today - timedelta(days=29), time(0), LOCAL_TZ)
+        seen = reappearances(store.claim_sightings([claim_id], since), [claim_id], today, 30)
+        back = seen[claim_id]
+        days = [(f"{d:%d/%m}", n) for d, n in back.by_day.items()]
+        chart = Markup(bar_chart(days, bar_height=10)) if back.total else None  # noqa: S704
         return render(request, "known_claim.html", session, claim=claim,
-                      history=library.history(claim_id),
-                      done=request.query_params.get("done"))  # fmt: skip
+                      history=library.history(claim_id), done=request.query_params.get("done"),
+                      reappearance=back, reappearance_chart=chart)  # fmt: skip
 
     @router.post("/alerts/{alert_id}/known-claim", response_class=HTMLResponse)
     async def propose(request: Request, alert_id: str) -> Response:

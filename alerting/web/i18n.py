@@ -200,6 +200,13 @@ _VI: dict[str, str] = {
     "corrections.official": "Văn bản chính thức",
     "corrections.empty": "Chưa có thông tin nào được công bố.",
     "corrections.what_officials_say": "Thông tin chính thức",
+    "digest.claims": "Tin sai đã bác bỏ và số lần xuất hiện lại trong kỳ",
+    "digest.claims_chart": "Số bài đăng nhắc lại tin sai đã bác bỏ",
+    "digest.reappeared": "Bài đăng trong kỳ",
+    "digest.no_claims": "Không có tin sai đã bác bỏ nào được công bố hay xuất hiện lại trong kỳ.",
+    "claims.reappearance": "Số bài đăng nhắc lại (30 ngày qua)",
+    "claims.reappearance_total": "Tổng: {total} bài đăng, trong đó {copies} bản sao",
+    "claims.no_reappearance": "Chưa có bài đăng nào nhắc lại tin này.",
 }
 
 _EN: dict[str, str] = {
@@ -390,6 +397,13 @@ _EN: dict[str, str] = {
     "corrections.official": "Official text",
     "corrections.empty": "Nothing published yet.",
     "corrections.what_officials_say": "What the authorities say",
+    "digest.claims": "Rebutted false claims and how often they came back this period",
+    "digest.claims_chart": "Posts repeating rebutted claims",
+    "digest.reappeared": "Posts this period",
+    "digest.no_claims": "No rebutted claim was published or seen again this period.",
+    "claims.reappearance": "Posts repeating it (last 30 days)",
+    "claims.reappearance_total": "Total: {total} posts, of which {copies} copies",
+    "claims.no_reappearance": "No post has repeated it yet.",
 }
 
 _CATALOGS = {"vi": _VI, "en": _EN}

@@ -25,7 +25,7 @@ from alerting.claims.runtime import LibraryMatching
 from alerting.claims.training import LabelledSet, train_matcher
 from alerting.store import SQLiteStore
 from alerting.web import mount_review_ui
-from schemas import AuditAction
+from schemas import AuditAction, utc_now
 from stream_jobs.dedup import DedupIndex
 from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
 from stream_jobs.storing import stored_batch
@@ -177,12 +177,32 @@ def test_from_a_confirmed_alert_to_a_published_correction(world: dict[str, objec
     later = "Cả nhà ơi, Ngân hàng Nhà nước sắp đổi tiền, tiền cũ sẽ mất giá trị từ tháng tới đấy."
     # (another worker's dedup index: to this one the repeat is a near-duplicate of the first)
     fresh = dataclasses.replace(ctx, claims=matching, dedup=DedupIndex(capacity=1_000))
-    result = process_batch([InboundRecord("t:later", line(external_id="later", text=later))], fresh)
+    now = utc_now().isoformat()  # collected today: inside the claim page's 30 days
+    record = line(external_id="later", text=later, collected_at=now)
+    result = process_batch([InboundRecord("t:later", record)], fresh)
     store.write_batch(stored_batch(result))
     (repeat,) = [a.alert_id for a in result.alerts]
     shown = boss.get(f"/alerts/{repeat}").text
     assert "Trùng với tin sai đã được bác bỏ" in shown
     assert "Ngân hàng Nhà nước khẳng định không có chủ trương đổi tiền." in shown
+    # …and counts as a reappearance: on the claim's page (with its chart) and in the digest
+    claim_page = boss.get(claim_url).text
+    assert "Tổng: 1 bài đăng, trong đó 0 bản sao" in claim_page
+    assert "<svg" in claim_page
+    from alerting.digests.build import Period, period_bounds
+    from alerting.digests.gather import digest_from_store
+    from alerting.digests.render import render_html
+    from alerting.views import LOCAL_TZ
+
+    start, end = period_bounds(Period.DAY, utc_now().astimezone(LOCAL_TZ).date())
+    digest = digest_from_store(store, Period.DAY, start, end, library)
+    (refuted,) = digest.refuted
+    assert (refuted.statement, refuted.reappeared, refuted.issuer) == (
+        STATEMENT, 1, "Ngân hàng Nhà nước"
+    )  # fmt: skip
+    html = render_html(digest)
+    assert "Tin sai đã bác bỏ và số lần xuất hiện lại trong kỳ" in html
+    assert STATEMENT in html
     assert second
 
 

@@ -349,3 +349,33 @@ def test_embeddings_are_stored_and_read_back_with_their_encoder(
             found[post_id].vector, result.embeddings[post_id].vector, atol=2e-3
         )
     assert store.embeddings([]) == {}
+
+
+def test_claim_sightings_count_matched_posts_and_their_copies(
+    store: AlertStore, ctx: PipelineContext
+) -> None:
+    from tests.unit.test_claim_stage import IDS, REPEAT, LexicalMatching
+
+    batch = [
+        InboundRecord("t:1", line(external_id="m", text=REPEAT)),
+        InboundRecord(
+            "t:2",
+            line(external_id="c", platform="youtube", text=REPEAT + " Chia sẻ ngay nha mọi người."),
+        ),
+        InboundRecord(
+            "t:3", line(external_id="o", text="Hôm nay trời đẹp, đi dạo công viên thôi.")
+        ),
+    ]
+    started = utc_now()
+    result = process_batch(batch, dataclasses.replace(ctx, claims=LexicalMatching()))
+    store.write_batch(stored_batch(result))
+    [copy] = [d for d in result.duplicates]
+    sightings = store.claim_sightings([IDS["c04"], IDS["c01"]])
+    assert [(s.claim_id, s.duplicate, s.platform) for s in sightings] == [
+        (IDS["c04"], False, "facebook"),
+        (IDS["c04"], True, "youtube"),
+    ]
+    assert sightings[1].post_id == copy.post_id
+    assert store.claim_sightings([IDS["c04"]], since=started + timedelta(hours=1)) == []
+    assert store.claim_sightings([IDS["c01"]]) == []
+    assert store.claim_sightings([]) == []

@@ -12,8 +12,9 @@ from alerting.exceptions import StoreError
 from alerting.store import AlertQuery, SQLiteStore
 from alerting.store.sqlite import SCHEMA_VERSION
 from schemas import utc_now
-from stream_jobs.pipeline import PipelineContext
-from tests.conftest import AUDIT_KEY
+from stream_jobs.pipeline import InboundRecord, PipelineContext, process_batch
+from stream_jobs.storing import stored_batch
+from tests.conftest import AUDIT_KEY, line
 from tests.integration.helpers import fill, race_two_deciders
 
 pytestmark = pytest.mark.integration
@@ -112,3 +113,28 @@ def test_a_version_3_store_gains_claim_columns(tmp_path: Path, ctx: PipelineCont
         alert_id
     ]
     migrated.close()
+
+
+def test_a_version_5_store_learns_which_claims_its_posts_repeated(
+    tmp_path: Path, ctx: PipelineContext
+) -> None:
+    import dataclasses
+
+    from tests.unit.test_claim_stage import IDS, REPEAT, LexicalMatching
+
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path, audit_key=AUDIT_KEY)
+    result = process_batch([InboundRecord("t:1", line(external_id="m", text=REPEAT))],
+                           dataclasses.replace(ctx, claims=LexicalMatching()))  # fmt: skip
+    store.write_batch(stored_batch(result))
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM post_claims")  # as a store written before the table existed
+    db.execute("PRAGMA user_version=5")
+    db.commit()
+    db.close()
+    reopened = SQLiteStore(path, audit_key=AUDIT_KEY)
+    try:
+        assert [s.claim_id for s in reopened.claim_sightings([IDS["c04"]])] == [IDS["c04"]]
+    finally:
+        reopened.close()

@@ -281,3 +281,26 @@ def test_the_lexical_model_drops_stop_ngrams_of_a_large_corpus_and_round_trips(
     assert small.transform(["người dân"]).nnz > 0
     with pytest.raises(ClaimError, match="no lexical model"):
         LexicalModel.load(tmp_path / "nothing")
+
+
+def test_reappearances_count_posts_per_local_day_and_platform() -> None:
+    from alerting.claims.reappearance import reappearances
+    from alerting.store.base import ClaimSighting
+
+    def seen(at: datetime, platform: str = "facebook", copy: bool = False) -> ClaimSighting:
+        return ClaimSighting("clm-a", "p", platform, at, copy)
+
+    sightings = [
+        seen(datetime(2026, 12, 2, 17, 30, tzinfo=UTC)),  # 00:30 on 3 December in Hà Nội
+        seen(datetime(2026, 12, 3, 2, 0, tzinfo=UTC), "youtube", copy=True),
+        seen(datetime(2026, 11, 1, 2, 0, tzinfo=UTC)),  # before the window
+        ClaimSighting("clm-other", "p", "tiktok", datetime(2026, 12, 3, 2, tzinfo=UTC), False),
+    ]
+    back = reappearances(sightings, ["clm-a", "clm-b"], date(2026, 12, 4), days=3)
+    assert list(back["clm-a"].by_day.items()) == [
+        (date(2026, 12, 2), 0), (date(2026, 12, 3), 2), (date(2026, 12, 4), 0)
+    ]  # fmt: skip
+    assert back["clm-a"].by_platform == {"facebook": 1, "youtube": 1}
+    assert (back["clm-a"].total, back["clm-a"].copies) == (2, 1)
+    assert back["clm-b"].total == 0
+    assert "clm-other" not in back
