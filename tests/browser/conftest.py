@@ -3,6 +3,7 @@ server on 127.0.0.1 with three alerts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from alerting.accounts import AccountStore, Role
 from alerting.api import create_app
@@ -62,6 +64,14 @@ def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStor
         secure_cookies=True,
         digests_dir=tmp_path / "digests",
     )
+    with served(app) as base:
+        yield base, store, [a.alert_id for a in result.alerts]
+    store.close()
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` on a real uvicorn server on a free 127.0.0.1 port, for the test's duration."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -72,7 +82,8 @@ def site(tmp_path: Path, ctx: PipelineContext) -> Iterator[tuple[str, SQLiteStor
     while not server.started:
         assert time.monotonic() < deadline, "the review service did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, [a.alert_id for a in result.alerts]
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
