@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
-from alerting.claims.lexical import LexicalModel
+from alerting.claims.lexical import WORD_FEATURES, LexicalModel
 
 __all__ = ["Candidate", "ClaimIndex", "IndexedText"]
 
@@ -57,8 +58,13 @@ class ClaimIndex:
         self._owner = np.asarray([position[texts[i].claim_id] for i in order], dtype=np.int64)
         self._identity = len(order) == len(self.claim_ids)
         self.lexical = lexical or LexicalModel.fit([t.text for t in texts])
-        # features × texts, built once: each query chunk is one sparse product against it
-        self._matrix_t = self.lexical.transform([texts[i].text for i in order]).T.tocsr()
+        # texts × features, and the word block transposed (features × texts), built once
+        self._matrix = self.lexical.transform([texts[i].text for i in order])
+        rare = sparse.diags(self.lexical.rare_words().astype(np.float32))
+        self._words_t = (self._matrix[:, :WORD_FEATURES] @ rare).T.tocsr()
+        self._words_t.eliminate_zeros()
+        # claim c's texts are rows first[c] … first[c + 1] - 1
+        self._first = np.searchsorted(self._owner, np.arange(len(self.claim_ids) + 1))
         self._vectors = None
         if vectors is not None:
             self._vectors = np.ascontiguousarray(vectors[order], np.float32)
@@ -89,43 +95,77 @@ class ClaimIndex:
         self, groups: Sequence[Sequence[str]], vectors: np.ndarray | None = None, k: int = 10
     ) -> list[list[Candidate]]:
         """The same for groups of texts (a post's sentences) with one vector per group: a
-        claim's lexical score is its best text of the group's, its vector score the group's."""
+        claim's lexical score is its best text of the group's, its vector score the group's.
+
+        Two steps, so the cost stays with the few claims that can match: candidates come from
+        word n-grams (sparse: a sentence shares words with few claims, but character n-grams
+        with nearly all) and from the vectors; then each candidate's full lexical score (words
+        and characters) is computed exactly. A claim sharing no word with the post and not
+        close in vector space is not a candidate — the fusion would not have matched it."""
         use_vectors = self._vectors is not None and vectors is not None
         out: list[list[Candidate]] = []
         k = min(k, len(self.claim_ids))
-        budget = max(1, _DENSE_BUDGET // max(len(self.claim_ids), 1))  # texts per dense block
-        start = 0
-        while start < len(groups):
-            stop, units = start, 0
-            while stop < len(groups) and (stop == start or units + len(groups[stop]) <= budget):
-                units += len(groups[stop])
-                stop += 1
-            chunk = groups[start:stop]
+        per_block = max(1, _DENSE_BUDGET // max(len(self.claim_ids), 1))  # posts × claims
+        for start in range(0, len(groups), per_block):
+            chunk = groups[start : start + per_block]
             flat = [text for group in chunk for text in group]
-            if flat:
-                lexical = self._per_claim((self.lexical.transform(flat) @ self._matrix_t).toarray())
-                bounds = np.cumsum([0] + [len(g) for g in chunk])[:-1]
-                lexical = np.maximum.reduceat(lexical, bounds, axis=0)
+            queries = self.lexical.transform(flat) if flat else None
+            words = None
+            if queries is not None:
+                words = (queries[:, :WORD_FEATURES] @ self._words_t).tocsr()
             cosine = None
             if use_vectors:
                 assert vectors is not None
                 assert self._vectors is not None
-                cosine = self._per_claim(vectors[start:stop] @ self._vectors.T)
+                cosine = self._per_claim(vectors[start : start + len(chunk)] @ self._vectors.T)
+            bounds = np.cumsum([0] + [len(g) for g in chunk])
             for row, group in enumerate(chunk):
                 if not group:
                     out.append([])
                     continue
-                pool = set(np.argpartition(-lexical[row], k - 1)[:k].tolist())
+                lo, hi = int(bounds[row]), int(bounds[row + 1])
+                assert queries is not None
+                assert words is not None
+                pool = self._word_candidates(words[lo:hi], k)
                 if cosine is not None:
                     pool.update(np.argpartition(-cosine[row], k - 1)[:k].tolist())
-                ranked = sorted(pool, key=lambda c: (-lexical[row, c], c))
+                claims = np.asarray(sorted(pool), dtype=np.int64)
+                lexical = self._exact_lexical(queries[lo:hi], claims)
+                order = sorted(range(len(claims)), key=lambda i: (-lexical[i], int(claims[i])))
                 out.append([
                     Candidate(
-                        self.claim_ids[c],
-                        float(max(lexical[row, c], 0.0)),
-                        None if cosine is None else float(cosine[row, c]),
+                        self.claim_ids[int(claims[i])],
+                        float(max(lexical[i], 0.0)),
+                        None if cosine is None else float(cosine[row, int(claims[i])]),
                     )
-                    for c in ranked
+                    for i in order
                 ])  # fmt: skip
-            start = stop
+        return out
+
+    def _word_candidates(self, scores: sparse.csr_matrix, k: int) -> set[int]:
+        """The `k` claims with the best word-n-gram score of any text of the group."""
+        if not scores.nnz:
+            return set()
+        best = scores.max(axis=0).tocoo()
+        claims = self._owner[best.col]
+        # the best few texts (enough for k claims even if several texts share a claim)
+        take = min(len(best.data), 4 * k)
+        best_texts = np.argpartition(-best.data, take - 1)[:take]
+        top: set[int] = set()
+        for i in best_texts[np.argsort(-best.data[best_texts], kind="stable")]:
+            top.add(int(claims[i]))
+            if len(top) == k:
+                break
+        return top
+
+    def _exact_lexical(self, queries: sparse.csr_matrix, claims: np.ndarray) -> np.ndarray:
+        """Each claim's full lexical score: its best text against the group's best text."""
+        if not len(claims):
+            return np.zeros(0, dtype=np.float32)
+        starts, stops = self._first[claims], self._first[claims + 1]
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops, strict=True)])
+        per_text = np.asarray((queries @ self._matrix[rows].T).max(axis=0).todense()).ravel()
+        owners = np.repeat(np.arange(len(claims)), stops - starts)
+        out = np.full(len(claims), -np.inf, dtype=np.float32)
+        np.maximum.at(out, owners, per_text)
         return out

@@ -274,6 +274,12 @@ def test_the_lexical_model_drops_stop_ngrams_of_a_large_corpus_and_round_trips(
     norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
     # "người dân" is in every text: a stop phrase, no feature left; the rest unit length
     assert norms.tolist() == pytest.approx([0.0, 1.0, 0.0], abs=1e-5)
+    # candidates come from rare words: "chuyện" is in every text, "phường 5" in 13 of 1,200
+    rare = model.rare_words()
+    common = model.transform(["chuyện"])[:, : rare.size].indices
+    assert common.size == 0 or not rare[common].any()
+    bigram = model.transform(["phường 5"])[:, : rare.size].indices
+    assert rare[bigram].any()
     model.save(tmp_path)
     again = LexicalModel.load(tmp_path)
     assert (again.transform(corpus[:5]) != model.transform(corpus[:5])).nnz == 0
