@@ -76,6 +76,7 @@ ROUTE_RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/known-claims"): Permission.VIEW_QUEUE,
     ("GET", "/known-claims/{claim_id}"): Permission.VIEW_QUEUE,
     ("POST", "/alerts/{alert_id}/known-claim"): Permission.DECIDE,
+    ("POST", "/known-claims/{claim_id}/edit"): Permission.DECIDE,
     ("POST", "/known-claims/{claim_id}/publish"): Permission.PUBLISH_CLAIMS,
     ("POST", "/known-claims/{claim_id}/retire"): Permission.PUBLISH_CLAIMS,
     # published corrections: public, read-only, no personal data

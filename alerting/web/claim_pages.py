@@ -129,6 +129,32 @@ def mount_claim_pages(
                                claim_error=_message(exc), claim_form=form)  # fmt: skip
         return RedirectResponse(f"/known-claims/{claim.claim_id}?done=created", status_code=303)
 
+    @router.post("/known-claims/{claim_id}/edit", response_class=HTMLResponse)
+    async def edit(request: Request, claim_id: str) -> Response:
+        session = current(request)
+        form = await checked_form(request, session)
+        if library is None:
+            return missing(request, session)
+        try:
+            old = library.get(claim_id)
+        except ClaimError:
+            return render(request, "error.html", session, 404, message_key="error.not_found")
+        expected = str(form.get("expected_version") or "")
+        try:
+            draft = claim_draft_from_form(form, None).model_copy(update={
+                "appearances": old.appearances, "tags": old.tags,
+                "source_alert_id": old.source_alert_id,
+            })  # fmt: skip
+            library.update(claim_id, draft, f"user:{session.user.username}",
+                           int(expected) if expected.isdigit() else 0)  # fmt: skip
+        except DecisionConflict as exc:
+            return render(request, "error.html", session, 409, message=str(exc))
+        except (ValueError, ValidationError, ClaimError) as exc:
+            return render(request, "known_claim.html", session, 422, claim=old,
+                          history=library.history(claim_id), edit_error=_message(exc),
+                          edit_form=form, reappearance=None, reappearance_chart=None)  # fmt: skip
+        return RedirectResponse(f"/known-claims/{claim_id}?done=edited", status_code=303)
+
     async def change(
         request: Request, claim_id: str, act: Callable[[Session, dict[str, Any]], object], done: str
     ) -> Response:

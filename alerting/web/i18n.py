@@ -207,6 +207,10 @@ _VI: dict[str, str] = {
     "claims.reappearance": "Số bài đăng nhắc lại (30 ngày qua)",
     "claims.reappearance_total": "Tổng: {total} bài đăng, trong đó {copies} bản sao",
     "claims.no_reappearance": "Chưa có bài đăng nào nhắc lại tin này.",
+    "claims.edit": "Sửa nội dung",
+    "claims.edit_republish": "Sau khi sửa, tin trở về bản nháp và cần giám sát viên công bố lại.",
+    "claims.save": "Lưu thay đổi",
+    "claims.done.edited": "Đã lưu. Bản nháp cần giám sát viên công bố.",
 }
 
 _EN: dict[str, str] = {
@@ -404,6 +408,12 @@ _EN: dict[str, str] = {
     "claims.reappearance": "Posts repeating it (last 30 days)",
     "claims.reappearance_total": "Total: {total} posts, of which {copies} copies",
     "claims.no_reappearance": "No post has repeated it yet.",
+    "claims.edit": "Edit",
+    "claims.edit_republish": (
+        "After an edit the claim is a draft again, and a supervisor publishes it again."
+    ),
+    "claims.save": "Save changes",
+    "claims.done.edited": "Saved. A supervisor publishes the draft.",
 }
 
 _CATALOGS = {"vi": _VI, "en": _EN}

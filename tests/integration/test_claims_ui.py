@@ -138,6 +138,22 @@ def test_from_a_confirmed_alert_to_a_published_correction(world: dict[str, objec
     assert ("user:lan", AuditAction.CLAIM_CREATED) in actions
     assert ("user:giamsat", AuditAction.CLAIM_PUBLISHED) in actions
 
+    # an edit needs the version it was made on, and sends the claim back to review
+    claim_html = lan.get(claim_url).text
+    version = re.search(r'name="expected_version" value="(\d+)"', claim_html)
+    assert version
+    edit = {**rebuttal, "csrf_token": _csrf(claim_html), "statement": STATEMENT,
+            "variants": "ngan hang sap doi tien"}  # fmt: skip
+    stale = lan.post(f"{claim_url}/edit", data={**edit, "expected_version": "1"},
+                     headers={"Origin": "http://testserver"}, follow_redirects=False)  # fmt: skip
+    assert stale.status_code == 409
+    edited = lan.post(f"{claim_url}/edit", data={**edit, "expected_version": version.group(1)},
+                      headers={"Origin": "http://testserver"}, follow_redirects=False)  # fmt: skip
+    assert edited.status_code == 303
+    assert library.get(claim_id).status.value == "draft"
+    assert library.get(claim_id).variants == ["ngan hang sap doi tien"]
+    assert _post(boss, claim_url, f"{claim_url}/publish").status_code == 303  # type: ignore[attr-defined]
+
     # the public side: no login, the claim and its rebuttal, no staff name anywhere
     listing = anonymous.get("/corrections")
     assert listing.status_code == 200
