@@ -9,6 +9,7 @@ __all__ = [
     "AlertingError",
     "AuditTampered",
     "ClaimError",
+    "ClaimNotFound",
     "DecisionConflict",
     "StoreError",
 ]
@@ -36,3 +37,7 @@ class DecisionConflict(AlertingError):
 
 class ClaimError(AlertingError):
     """A claim, a claim file or an import that cannot be used; says which line and why."""
+
+
+class ClaimNotFound(ClaimError):
+    """No claim with that id in the library."""

@@ -13,7 +13,6 @@ the embed stage has already encoded them)."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 from alerting.claims.fusion import Fusion
 from alerting.claims.index import ClaimIndex, IndexedText
 from alerting.claims.lexical import LexicalModel
-from alerting.claims.matcher import ClaimMatcher, MatchPolicy, read_matcher_card
+from alerting.claims.matcher import ClaimMatcher, MatchPolicy, read_matcher_card, sentences
 from canhbao.bench import rss_mb
 from canhbao.synthetic import synthetic_posts
 from classifiers.embedding import post_passage
@@ -31,7 +30,6 @@ from classifiers.text import normalize_text
 
 __all__ = ["bench_claims", "library_sentences"]
 
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 _SOURCES = ("reintel/train.csv", "vihsd/train.csv", "vlsp2019_hsd/train.csv",
             "vispamreviews/train.csv", "victsd/ViCTSD_train.csv")  # fmt: skip
 _DIM = 384
@@ -53,7 +51,7 @@ def library_sentences(datasets: Path, count: int) -> list[str]:
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.reader(handle):
                 for cell in row:
-                    for sentence in _SENTENCE.split(cell):
+                    for sentence in sentences(cell):
                         words = len(sentence.split())
                         if 6 <= words <= 60:
                             seen.setdefault(normalize_text(sentence), None)

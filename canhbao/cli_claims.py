@@ -106,7 +106,7 @@ def eval_claims(
     from alerting.claims.index import ClaimIndex, IndexedText
     from alerting.claims.lexical import LexicalModel
     from alerting.claims.matcher import read_matcher_card
-    from alerting.claims.training import CANDIDATES, method_scores
+    from alerting.claims.training import CANDIDATES, method_scores, ranked_claims
 
     folder = matcher or load_settings().claims_dir
     try:
@@ -144,14 +144,11 @@ def eval_claims(
     methods: dict[str, Any] = {}
     names = ["lexical", "vector", "hybrid"] if fusion.vectors else ["lexical", "hybrid"]
     for method in names:
-        ranked, top = [], []
-        for cands in found:
-            scores = method_scores(method, cands, fusion)
-            order = np.argsort(-scores, kind="stable")
-            ranked.append([cands[i].claim_id for i in order])
-            top.append(float(scores[order[0]]) if len(order) else 0.0)
+        ranked = [ranked_claims(cands, method_scores(method, cands, fusion)) for cands in found]
         suggest = card["thresholds_by_method"][method]["suggest"]
-        methods[method] = retrieval_metrics(ranked, top, labelled, suggest)
+        methods[method] = retrieval_metrics(
+            [ids for ids, _ in ranked], [top for _, top in ranked], labelled, suggest
+        )
     result = {
         **methods["hybrid"],
         "claims": len(index),

@@ -109,10 +109,11 @@ class ClaimIndex:
         for start in range(0, len(groups), per_block):
             chunk = groups[start : start + per_block]
             flat = [text for group in chunk for text in group]
-            queries = self.lexical.transform(flat) if flat else None
-            words = None
-            if queries is not None:
-                words = (queries[:, :WORD_FEATURES] @ self._words_t).tocsr()
+            if not flat:
+                out.extend([] for _ in chunk)
+                continue
+            queries = self.lexical.transform(flat)
+            words = (queries[:, :WORD_FEATURES] @ self._words_t).tocsr()
             cosine = None
             if use_vectors:
                 assert vectors is not None
@@ -124,8 +125,6 @@ class ClaimIndex:
                     out.append([])
                     continue
                 lo, hi = int(bounds[row]), int(bounds[row + 1])
-                assert queries is not None
-                assert words is not None
                 pool = self._word_candidates(words[lo:hi], k)
                 if cosine is not None:
                     pool.update(np.argpartition(-cosine[row], k - 1)[:k].tolist())

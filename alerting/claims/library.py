@@ -12,7 +12,6 @@ not re-encode the library; texts embedded by another encoder are re-encoded on l
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ import numpy as np
 
 from alerting.accounts.roles import Permission, Role, allows
 from alerting.claims.validation import checked_claim_text
-from alerting.exceptions import ClaimError, DecisionConflict
+from alerting.exceptions import ClaimError, ClaimNotFound, DecisionConflict
 from alerting.sqlite_files import immediate_transaction, open_local_db
 from classifiers.embedding import Embedder
 from schemas import AuditAction, Claim, ClaimDraft, ClaimStatus, utc_now, utc_text
@@ -110,6 +109,7 @@ class ClaimLibrary(Protocol):
     def claims(self, status: ClaimStatus | None = None, limit: int = 100) -> list[Claim]: ...
     def history(self, claim_id: str) -> list[HistoryEntry]: ...
     def published_texts(self, embedder: Embedder | None) -> list[LibraryText]: ...
+    def revision(self) -> tuple[int, str]: ...
 
 
 def checked_draft(draft: ClaimDraft) -> ClaimDraft:
@@ -226,7 +226,7 @@ class SqliteClaimLibrary:
         with self._write() as cur:
             row = cur.execute("SELECT body FROM claims WHERE claim_id = ?", (claim_id,)).fetchone()
             if row is None:
-                raise ClaimError(f"no claim {claim_id}")
+                raise ClaimNotFound(f"no claim {claim_id}")
             old = Claim.model_validate_json(row[0])
             if expected_version is not None and old.version != expected_version:
                 raise DecisionConflict(
@@ -287,7 +287,7 @@ class SqliteClaimLibrary:
     def get(self, claim_id: str) -> Claim:
         row = self._db.execute("SELECT body FROM claims WHERE claim_id = ?", (claim_id,)).fetchone()
         if row is None:
-            raise ClaimError(f"no claim {claim_id}")
+            raise ClaimNotFound(f"no claim {claim_id}")
         return Claim.model_validate_json(row[0])
 
     def claims(self, status: ClaimStatus | None = None, limit: int = 100) -> list[Claim]:
@@ -336,7 +336,3 @@ class SqliteClaimLibrary:
             LibraryText(cid, text, fresh[i] if i in fresh else np.frombuffer(blob, "<f4").copy())
             for i, (cid, _, text, _, blob) in enumerate(rows)
         ]
-
-
-def claims_json(claims: Sequence[Claim]) -> str:
-    return json.dumps([json.loads(c.model_dump_json()) for c in claims], ensure_ascii=False)

@@ -32,6 +32,7 @@ __all__ = [
     "MatchStrength",
     "post_units",
     "read_matcher_card",
+    "sentences",
 ]
 
 MATCHER_FILE = "matcher.json"
@@ -163,10 +164,14 @@ MAX_UNITS = 24
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
+def sentences(text: str) -> list[str]:
+    """`text` cut after ". ! ? …" and at line breaks, each piece stripped, empty ones dropped."""
+    return [u.strip() for u in _SENTENCE_END.split(text) if u.strip()]
+
+
 def post_units(passage: str) -> list[str]:
     """The sentences a post is matched by (its headline is the first line of the passage)."""
-    units = [u.strip() for u in _SENTENCE_END.split(passage) if u.strip()]
-    return units[:MAX_UNITS] or [passage]
+    return sentences(passage)[:MAX_UNITS] or [passage]
 
 
 def read_matcher_card(directory: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 from alerting.claims.fusion import Fusion
 from alerting.claims.index import ClaimIndex, IndexedText
 from alerting.claims.lexical import LexicalModel
-from alerting.claims.library import SqliteClaimLibrary
+from alerting.claims.library import ClaimLibrary
 from alerting.claims.matcher import ClaimMatch, ClaimMatcher, MatchPolicy
 from classifiers.embedding import Embedder
 from schemas import ClaimStatus
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def build_matcher(
-    library: SqliteClaimLibrary,
+    library: ClaimLibrary,
     card: dict[str, Any],
     lexical: LexicalModel,
     embedder: Embedder | None,
@@ -54,7 +54,7 @@ def build_matcher(
 class LibraryMatching:
     def __init__(
         self,
-        library: SqliteClaimLibrary,
+        library: ClaimLibrary,
         card: dict[str, Any],
         lexical: LexicalModel,
         embedder: Embedder | None,

@@ -29,7 +29,7 @@ from alerting.claims.matcher import MATCHER_FILE, MatchPolicy
 from classifiers.embedding import Embedder
 from schemas import utc_now
 
-__all__ = ["LabelledSet", "choose_threshold", "method_scores", "train_matcher"]
+__all__ = ["LabelledSet", "choose_threshold", "method_scores", "ranked_claims", "train_matcher"]
 
 SUGGEST_PRECISION, SUGGEST_FALSE_RATE = 0.80, 0.05
 STRONG_PRECISION, STRONG_FALSE_RATE = 0.95, 0.01
@@ -79,7 +79,8 @@ def method_scores(
     return fusion.scores(candidates)
 
 
-def _ranked(candidates: Sequence[Candidate], scores: np.ndarray) -> tuple[list[str], float]:
+def ranked_claims(candidates: Sequence[Candidate], scores: np.ndarray) -> tuple[list[str], float]:
+    """The candidates' claim ids best first by `scores`, and the best score (0 if none)."""
     if not candidates:
         return [], 0.0
     order = np.argsort(-scores, kind="stable")
@@ -122,7 +123,7 @@ def train_matcher(
     report: dict[str, dict[str, Any]] = {labelled.name: {} for labelled in sets}
     for method in methods:
         ranked = [
-            _ranked(c, hybrid[i] if method == "hybrid" else method_scores(method, c))
+            ranked_claims(c, hybrid[i] if method == "hybrid" else method_scores(method, c))
             for i, (_, _, c) in enumerate(pooled)
         ]
         top = np.asarray([score for _, score in ranked])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 
-from alerting.claims.library import SqliteClaimLibrary
+from alerting.claims.library import ClaimLibrary
+from alerting.claims.reappearance import reappearances
 from alerting.digests.build import Digest, Period, RefutedClaim, build_digest
-from alerting.store import AlertQuery, AlertStore, ClaimSighting
+from alerting.store import AlertQuery, AlertStore
 from alerting.views import LOCAL_TZ
 from schemas import Alert, AlertStatus, ClaimStatus, DecisionAction, Label, NormalizedPost
 
@@ -66,7 +66,7 @@ def digest_from_store(
     period: Period,
     start: datetime,
     end: datetime,
-    claims: SqliteClaimLibrary | None = None,
+    claims: ClaimLibrary | None = None,
 ) -> Digest:
     """This period's digest, with the previous period's for comparison, and — with the claim
     library — the published false claims rebutted in the period or seen again in it."""
@@ -79,24 +79,24 @@ def digest_from_store(
 
 
 def refuted_claims(
-    store: AlertStore, claims: SqliteClaimLibrary, start: datetime, end: datetime
+    store: AlertStore, claims: ClaimLibrary, start: datetime, end: datetime
 ) -> list[RefutedClaim]:
+    """The published claims rebutted in [start, end) or seen again in it (the period's bounds
+    are local midnights, so its sightings are those of its local days)."""
     published = [c for c in claims.claims(ClaimStatus.PUBLISHED, 10_000) if c.rebuttal]
-    seen: dict[str, list[ClaimSighting]] = {}
-    for sighting in store.claim_sightings([c.claim_id for c in published], since=start):
-        if sighting.collected_at < end:
-            seen.setdefault(sighting.claim_id, []).append(sighting)
+    ids = [c.claim_id for c in published]
     first_day, last_day = (start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date())
+    back = reappearances(store.claim_sightings(ids, since=start), ids,
+                         last_day - timedelta(days=1), (last_day - first_day).days)  # fmt: skip
     out = []
     for claim in published:
         assert claim.rebuttal is not None
-        sightings = seen.get(claim.claim_id, [])
+        seen = back[claim.claim_id]
         rebutted_now = first_day <= claim.rebuttal.published_on < last_day
-        if not sightings and not rebutted_now:
+        if not seen.total and not rebutted_now:
             continue
-        platforms = Counter(s.platform for s in sightings)
         out.append(RefutedClaim(
             claim.statement, claim.rating.value, claim.rebuttal.issuer, claim.rebuttal.url,
-            claim.rebuttal.published_on, len(sightings), tuple(platforms.most_common()),
+            claim.rebuttal.published_on, seen.total, tuple(seen.by_platform.most_common()),
         ))  # fmt: skip
     return sorted(out, key=lambda r: (-r.reappeared, r.statement))

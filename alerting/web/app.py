@@ -40,8 +40,8 @@ from alerting.authz import (
     face_of,
     principal,
 )
-from alerting.claims.library import SqliteClaimLibrary
-from alerting.exceptions import AlertNotFound, ClaimError, DecisionConflict
+from alerting.claims.library import ClaimLibrary
+from alerting.exceptions import AlertNotFound, ClaimNotFound, DecisionConflict
 from alerting.review import SkipReason, SupervisorOnly, decide_alert, decide_story
 from alerting.security import is_same_origin
 from alerting.store import AlertQuery, AlertStore
@@ -108,14 +108,14 @@ def _local_date(value: str | None, next_day: bool = False) -> datetime | None:
     return datetime.combine(day + timedelta(days=1 if next_day else 0), time(0), LOCAL_TZ)
 
 
-def _known_claim(library: SqliteClaimLibrary | None, claim_id: str | None) -> Claim | None:
+def _known_claim(library: ClaimLibrary | None, claim_id: str | None) -> Claim | None:
     """The claim a piece of evidence names, as the library has it now (it may have been
     retired or edited since the match)."""
     if library is None or claim_id is None:
         return None
     try:
         return library.get(claim_id)
-    except ClaimError:
+    except ClaimNotFound:
         return None
 
 
@@ -142,7 +142,7 @@ def mount_review_ui(
     secure_cookies: bool = True,
     claim_minutes: float = 15.0,
     digests_dir: Path | None = None,
-    claims: SqliteClaimLibrary | None = None,
+    claims: ClaimLibrary | None = None,
 ) -> None:
     env = Environment(
         loader=PackageLoader("alerting.web", "templates"),

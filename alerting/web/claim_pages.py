@@ -19,11 +19,11 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from alerting.accounts import Session
-from alerting.claims.library import SqliteClaimLibrary
+from alerting.claims.library import ClaimLibrary
 from alerting.claims.publishing import RATING_WORDS, atom_feed, claimreview_jsonld
 from alerting.claims.reappearance import reappearances
 from alerting.digests.charts import bar_chart
-from alerting.exceptions import AlertNotFound, ClaimError, DecisionConflict
+from alerting.exceptions import AlertNotFound, ClaimError, ClaimNotFound, DecisionConflict
 from alerting.store import AlertStore
 from alerting.views import LOCAL_TZ
 from schemas import AlertStatus, ClaimDraft, ClaimRating, ClaimStatus, Rebuttal, utc_now
@@ -58,7 +58,7 @@ def claim_draft_from_form(form: dict[str, Any], appearance: str | None) -> Claim
 def mount_claim_pages(
     app: FastAPI,
     store: AlertStore,
-    library: SqliteClaimLibrary | None,
+    library: ClaimLibrary | None,
     render: Render,
     current: Callable[[Request], Session],
     checked_form: Form,
@@ -93,7 +93,7 @@ def mount_claim_pages(
             return missing(request, session)
         try:
             claim = library.get(claim_id)
-        except ClaimError:
+        except ClaimNotFound:
             return render(request, "error.html", session, 404, message_key="error.not_found")
         today = utc_now().astimezone(LOCAL_TZ).date()
         since = datetime.combine(today - timedelta(days=29), time(0), LOCAL_TZ)
@@ -137,7 +137,7 @@ def mount_claim_pages(
             return missing(request, session)
         try:
             old = library.get(claim_id)
-        except ClaimError:
+        except ClaimNotFound:
             return render(request, "error.html", session, 404, message_key="error.not_found")
         expected = str(form.get("expected_version") or "")
         try:
@@ -164,9 +164,9 @@ def mount_claim_pages(
             return missing(request, session)
         try:
             act(session, form)
+        except ClaimNotFound:
+            return render(request, "error.html", session, 404, message_key="error.not_found")
         except ClaimError as exc:
-            if "no claim" in str(exc):
-                return render(request, "error.html", session, 404, message_key="error.not_found")
             return render(request, "error.html", session, 409, message=str(exc))
         except (DecisionConflict, PermissionError) as exc:
             return render(request, "error.html", session, 409, message=str(exc))
@@ -198,7 +198,7 @@ def mount_claim_pages(
             return library.claims(ClaimStatus.PUBLISHED, 10_000)
         try:
             claim = library.get(claim_id)
-        except ClaimError:
+        except ClaimNotFound:
             return []
         return [claim] if claim.status is ClaimStatus.PUBLISHED else []
 
