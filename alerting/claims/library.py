@@ -109,6 +109,7 @@ class ClaimLibrary(Protocol):
     def claims(self, status: ClaimStatus | None = None, limit: int = 100) -> list[Claim]: ...
     def history(self, claim_id: str) -> list[HistoryEntry]: ...
     def published_texts(self, embedder: Embedder | None) -> list[LibraryText]: ...
+    def published_claims(self) -> list[Claim]: ...
     def revision(self) -> tuple[int, str]: ...
 
 
@@ -296,6 +297,14 @@ class SqliteClaimLibrary:
         sql += " ORDER BY updated_at DESC, claim_id LIMIT ?"
         params: list[Any] = [*([status.value] if status else []), max(1, min(limit, 10_000))]
         return [Claim.model_validate_json(r[0]) for r in self._db.execute(sql, params)]
+
+    def published_claims(self) -> list[Claim]:
+        """Every published claim (`claims()` pages at most 10,000; the matcher needs all)."""
+        rows = self._db.execute(
+            "SELECT body FROM claims WHERE status = ? ORDER BY claim_id",
+            (ClaimStatus.PUBLISHED.value,),
+        )
+        return [Claim.model_validate_json(r[0]) for r in rows]
 
     def history(self, claim_id: str) -> list[HistoryEntry]:
         rows = self._db.execute(

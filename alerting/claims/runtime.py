@@ -19,7 +19,6 @@ from alerting.claims.lexical import LexicalModel
 from alerting.claims.library import ClaimLibrary
 from alerting.claims.matcher import ClaimMatch, ClaimMatcher, MatchPolicy
 from classifiers.embedding import Embedder
-from schemas import ClaimStatus
 
 __all__ = ["LibraryMatching", "build_matcher"]
 
@@ -41,7 +40,7 @@ def build_matcher(
         np.stack([t.vector for t in texts if t.vector is not None]) if fusion.vectors else None
     )
     index = ClaimIndex([IndexedText(t.claim_id, t.text) for t in texts], vectors, lexical)
-    published = library.claims(ClaimStatus.PUBLISHED, limit=10_000_000)
+    published = library.published_claims()
     return ClaimMatcher(
         index,
         fusion,

@@ -9,7 +9,7 @@ from alerting.claims.reappearance import reappearances
 from alerting.digests.build import Digest, Period, RefutedClaim, build_digest
 from alerting.store import AlertQuery, AlertStore
 from alerting.views import LOCAL_TZ
-from schemas import Alert, AlertStatus, ClaimStatus, DecisionAction, Label, NormalizedPost
+from schemas import Alert, AlertStatus, DecisionAction, Label, NormalizedPost
 
 __all__ = ["digest_from_store", "refuted_claims"]
 
@@ -83,7 +83,7 @@ def refuted_claims(
 ) -> list[RefutedClaim]:
     """The published claims rebutted in [start, end) or seen again in it (the period's bounds
     are local midnights, so its sightings are those of its local days)."""
-    published = [c for c in claims.claims(ClaimStatus.PUBLISHED, 10_000) if c.rebuttal]
+    published = [c for c in claims.published_claims() if c.rebuttal]
     ids = [c.claim_id for c in published]
     first_day, last_day = (start.astimezone(LOCAL_TZ).date(), end.astimezone(LOCAL_TZ).date())
     back = reappearances(store.claim_sightings(ids, since=start), ids,

@@ -292,3 +292,14 @@ def test_csv_statements_survive_quoting(tmp_path: Path, words: list[str], odd: s
     statement = "Người dân sẽ bị phạt " + " ".join(words[:2]) + odd + " ".join(words[2:])
     (draft,) = read_csv_claims(_csv(tmp_path / "p.csv", [{**ROW, "statement": statement}]))
     assert draft.statement.split() == statement.split()
+
+
+def test_every_published_claim_is_listed_for_the_matcher_beyond_a_page(
+    library: SqliteClaimLibrary,
+) -> None:
+    statements = [f"Tin đồn số {i} nói người dân sẽ bị phạt tiền" for i in range(12)]
+    drafts = [DRAFT.model_copy(update={"statement": s}) for s in statements]
+    for claim in library.create_many(drafts, "user:lan", source="file:x.csv"):
+        library.publish(claim.claim_id, "user:minh", Role.SUPERVISOR)
+    assert len(library.claims(ClaimStatus.PUBLISHED, limit=5)) == 5  # a page
+    assert len(library.published_claims()) == 12  # all of them
